@@ -1,0 +1,37 @@
+# packet_logs: multi-stage build on Debian 12. The runtime image holds the
+# binary and the runtime libraries only, runs as a non-root user, and needs
+# NET_ADMIN (NFLOG, --rules) and the host's network:
+#   docker build -t packet_logs .
+#   docker run --rm --network host --cap-add NET_ADMIN packet_logs --rules
+FROM debian:12-slim AS build
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends build-essential cmake pkg-config \
+      libnetfilter-log-dev libmicrohttpd-dev libwebsockets-dev libjson-c-dev \
+      libpcap-dev libnftables-dev \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY CMakeLists.txt openapi.yaml ./
+COPY cmake cmake
+COPY parser parser
+COPY server server
+COPY api api
+COPY web web
+RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release \
+ && cmake --build build -j "$(nproc)" --target packet_logs \
+ && install -m 0755 build/packet_logs /usr/local/bin/packet_logs
+
+FROM debian:12-slim
+COPY --from=build /usr/local/bin/packet_logs /usr/local/bin/packet_logs
+# the capability lives on the file, set here: COPY may not keep xattrs
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libnetfilter-log1 libmicrohttpd12 \
+      libwebsockets17 libjson-c5 libpcap0.8 libnftables1 libcap2-bin \
+ && setcap cap_net_admin+ep /usr/local/bin/packet_logs \
+ && apt-get purge -y libcap2-bin && apt-get autoremove -y \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --no-create-home --shell /usr/sbin/nologin packet_logs
+USER packet_logs
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=5s --start-period=5s \
+  CMD ["/usr/local/bin/packet_logs", "healthcheck"]
+ENTRYPOINT ["/usr/local/bin/packet_logs"]

@@ -1,0 +1,65 @@
+/*
+ * pl_http: the REST side of the one port (libmicrohttpd). The dispatcher
+ * hands it connections whose request is not a WebSocket upgrade; it answers
+ * GET /packet_logs (DESIGN.md section 4), /packet_logs/prefixes, /healthz,
+ * /metrics, /openapi.yaml and the dashboard's files. Every response is JSON
+ * except the metrics text and the files; every error is
+ * {"error": "...", "param": "..."} with a status that fits.
+ */
+#ifndef PL_HTTP_H
+#define PL_HTTP_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+struct pl_history;
+struct pl_prefixes;
+struct pl_json;
+
+/* Appends the server's counters in Prometheus text format to out. */
+typedef void (*pl_http_metrics_fn)(void *ctx, struct pl_json *out);
+
+struct pl_http_config {
+    struct pl_history *history;
+    struct pl_prefixes *prefixes;
+    const char *token;        /* "" or NULL: no token needed */
+    unsigned max_connections;
+    const char *web_root;     /* "" or NULL: the files built in */
+    pl_http_metrics_fn metrics;
+    void *metrics_ctx;
+};
+
+struct pl_http;
+
+/* Starts libmicrohttpd without a listen socket, on its own thread. The
+ * config's pointers must outlive the server. Returns 0 and *out, or a
+ * negative errno with err filled. */
+int pl_http_start(struct pl_http **out, const struct pl_http_config *cfg, char *err,
+                  size_t errlen);
+
+/* Hands a connected socket to libmicrohttpd, which owns (and closes) it
+ * from now on, even on failure. Returns 0 or -errno. */
+int pl_http_add_connection(struct pl_http *h, int fd, const struct sockaddr *addr,
+                           socklen_t addrlen);
+
+/* Stops the server and closes its connections. NULL is fine. */
+void pl_http_stop(struct pl_http *h);
+
+/* Writes a whole JSON error response ({"error": message}) to a socket no
+ * library owns yet (the dispatcher's 408, 431, 503), then nothing more:
+ * the caller closes fd. Best effort, never blocks for long. */
+void pl_http_write_error(int fd, unsigned status, const char *message);
+
+/* Checks "Bearer TOKEN" against token in constant time. Nonzero when it
+ * matches or no token is configured. */
+int pl_http_token_ok(const char *token, const char *authorization);
+
+/* The history answer of a query: the records' JSON as an array (or NDJSON
+ * when ndjson is set). Shared by REST and tests. Returns the body (malloc'd,
+ * caller frees) and its length, or NULL when out of memory; *next_cursor
+ * is the Seq to continue from (0 when no more records match). */
+struct pl_query;
+char *pl_http_query_body(struct pl_history *h, const struct pl_query *q, int ndjson,
+                         size_t *len, unsigned long long *next_cursor);
+
+#endif

@@ -1,0 +1,244 @@
+#!/usr/bin/python3
+"""NFLOG benchmark (issue 3): packet_logs against ulogd2, same rule, same
+batching, same run.
+
+In a network namespace of its own, a log rule on the output hook logs UDP
+to port 5001 (sent over loopback) to NFLOG group 5. A paced sender
+(bench/udp_flood.c) sends RATE packets per second for SECONDS. Each
+receiver runs alone on the group in turn:
+  - packet_logs (--group 5:allowed), records counted in /metrics;
+  - ulogd2 with NFLOG -> BASE -> IFINDEX -> IP2STR -> HWHDR -> JSON to a
+    file, records counted as lines.
+Reported: records received, kernel drops, CPU time of the receiver process
+(utime + stime from /proc), CPU per record, and the ratio.
+
+Then the REST latency of a filtered page of 100 records from a history of
+100,000 (p50, p99), for a filter that fills the page at once and one that
+scans the whole history (matching nothing).
+
+Usage (root): bench/nflog_bench.py --binary build/packet_logs
+"""
+import argparse
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+NS = f"plbench{os.getpid()}"
+GROUP = 5
+PORT = 5001
+
+
+def sh(*args, check=True, **kw):
+    return subprocess.run(list(args), check=check, **kw)
+
+
+def in_ns(*args):
+    return ["ip", "netns", "exec", NS, *args]
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+
+
+def flood(binary, rate, seconds):
+    out = sh(*in_ns(binary, "127.0.0.1", str(PORT), str(rate), str(seconds)),
+             capture_output=True, text=True).stdout
+    return int(re.search(r"sent=(\d+)", out).group(1))
+
+
+def http_get(port, path):
+    """GET inside the namespace (the server listens on its loopback)."""
+    code = ("import sys,urllib.request;"
+            f"r=urllib.request.urlopen('http://127.0.0.1:{port}'+sys.argv[1],timeout=10);"
+            "sys.stdout.buffer.write(r.read())")
+    return sh(*in_ns("/usr/bin/python3", "-c", code, path), capture_output=True).stdout
+
+
+def metric(text, name):
+    m = re.search(rf"^{name} (\d+)$", text, re.M)
+    return int(m.group(1)) if m else 0
+
+
+def wait_quiet(read_count, timeout=30.0):
+    """Waits until the count stops moving (the receiver caught up)."""
+    last, still = -1, 0
+    end = time.time() + timeout
+    while time.time() < end:
+        now = read_count()
+        still = still + 1 if now == last else 0
+        if still >= 4:
+            return now
+        last = now
+        time.sleep(0.25)
+    return last
+
+
+def run_packet_logs(args, flood_bin, http_port):
+    proc = subprocess.Popen(in_ns(args.binary, "--group", f"{GROUP}:allowed", "--listen",
+                                  f"127.0.0.1:{http_port}", "--qthreshold", str(args.qthreshold),
+                                  "--qtimeout", str(args.qtimeout), "--rcvbuf", "64M",
+                                  "--history-records", "100000", "--history-bytes", "512M",
+                                  "--quiet"),
+                            stderr=subprocess.PIPE)
+    try:
+        for _ in range(100):
+            try:
+                http_get(http_port, "/healthz")
+                break
+            except Exception:
+                time.sleep(0.1)
+        before = cpu_seconds(proc.pid)
+        sent = flood(flood_bin, args.rate, args.seconds)
+        records = wait_quiet(lambda: metric(http_get(http_port, "/metrics").decode(),
+                                            "packet_logs_records_received_total"))
+        cpu = cpu_seconds(proc.pid) - before
+        text = http_get(http_port, "/metrics").decode()
+        drops = metric(text, "packet_logs_kernel_drops_total")
+        latency = rest_latency(http_port, args.requests)
+        return {"sent": sent, "records": records, "drops": drops, "cpu": cpu,
+                "latency": latency}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=10)
+
+
+def rest_latency(port, requests):
+    """p50/p99 of filtered pages of 100 from the full history, measured by
+    a keep-alive client inside the namespace."""
+    code = r"""
+import http.client, json, sys, time
+port, n = int(sys.argv[1]), int(sys.argv[2])
+c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+def timed(path):
+    samples = []
+    for _ in range(n):
+        t = time.perf_counter()
+        c.request("GET", path)
+        r = c.getresponse(); body = r.read()
+        samples.append((time.perf_counter() - t) * 1000)
+        assert r.status == 200, body[:200]
+    samples.sort()
+    return {"p50_ms": samples[len(samples) // 2], "p99_ms": samples[int(len(samples) * 0.99) - 1],
+            "records": len(json.loads(body))}
+print(json.dumps({
+    "page_first_100": timed("/packet_logs?limit=100&prefix=wan:in&proto=udp&dport=5001"),
+    "scan_all_no_match": timed("/packet_logs?limit=100&ip=192.0.2.77"),
+}))
+"""
+    out = sh(*in_ns("/usr/bin/python3", "-c", code, str(port), str(requests)),
+             capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
+def run_ulogd(args, flood_bin, workdir):
+    out_file = os.path.join(workdir, "ulogd.json")
+    conf = os.path.join(workdir, "ulogd.conf")
+    lib = "/usr/lib/x86_64-linux-gnu/ulogd"
+    with open(conf, "w") as f:
+        f.write(f"""[global]
+logfile="{workdir}/ulogd.log"
+loglevel=5
+plugin="{lib}/ulogd_inppkt_NFLOG.so"
+plugin="{lib}/ulogd_raw2packet_BASE.so"
+plugin="{lib}/ulogd_filter_IFINDEX.so"
+plugin="{lib}/ulogd_filter_IP2STR.so"
+plugin="{lib}/ulogd_filter_HWHDR.so"
+plugin="{lib}/ulogd_output_JSON.so"
+stack=log1:NFLOG,base1:BASE,ifi1:IFINDEX,ip2str1:IP2STR,mac2str1:HWHDR,json1:JSON
+
+[log1]
+group={GROUP}
+netlink_qthreshold={args.qthreshold}
+netlink_qtimeout={max(1, args.qtimeout // 10)}
+netlink_socket_buffer_size=67108864
+netlink_socket_buffer_maxsize=67108864
+
+[json1]
+file="{out_file}"
+sync=0
+""")
+    proc = subprocess.Popen(in_ns("ulogd", "-c", conf), stderr=subprocess.PIPE)
+    try:
+        time.sleep(1.0)
+        if proc.poll() is not None:
+            raise RuntimeError(f"ulogd exited: {proc.stderr.read().decode()[:500]}")
+        before = cpu_seconds(proc.pid)
+        sent = flood(flood_bin, args.rate, args.seconds)
+
+        def lines():
+            try:
+                with open(out_file, "rb") as f:
+                    return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+            except FileNotFoundError:
+                return 0
+        # ulogd buffers its file: the count settles once it has written all
+        records = wait_quiet(lines)
+        cpu = cpu_seconds(proc.pid) - before
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=10)
+    # after exit, its buffers are flushed
+    with open(out_file, "rb") as f:
+        records = max(records, sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b"")))
+    drops = 0
+    try:
+        with open(os.path.join(workdir, "ulogd.log")) as f:
+            drops = sum(1 for line in f if "Maximum buffer size" in line or "ENOBUFS" in line)
+    except FileNotFoundError:
+        pass
+    return {"sent": sent, "records": records, "drops": drops, "cpu": cpu}
+
+
+def main():
+    ap = argparse.ArgumentParser(description="packet_logs vs ulogd2 over NFLOG")
+    ap.add_argument("--binary", required=True)
+    ap.add_argument("--rate", type=int, default=100000)
+    ap.add_argument("--seconds", type=int, default=5)
+    ap.add_argument("--qthreshold", type=int, default=16)
+    ap.add_argument("--qtimeout", type=int, default=10, help="ms")
+    ap.add_argument("--requests", type=int, default=200)
+    args = ap.parse_args()
+    args.binary = os.path.abspath(args.binary)
+
+    workdir = tempfile.mkdtemp(prefix="plbench")
+    flood_bin = os.path.join(workdir, "udp_flood")
+    sh("cc", "-O2", "-o", flood_bin, os.path.join(HERE, "udp_flood.c"))
+    sh("ip", "netns", "add", NS)
+    try:
+        sh(*in_ns("ip", "link", "set", "lo", "up"))
+        rules = (f'table inet bench {{\n chain out {{\n  type filter hook output priority 0;\n'
+                 f'  udp dport {PORT} log prefix "wan:in " group {GROUP}\n }}\n}}\n')
+        sh(*in_ns("nft", "-f", "-"), input=rules.encode())
+        pl = run_packet_logs(args, flood_bin, 18080)
+        ul = run_ulogd(args, flood_bin, workdir)
+    finally:
+        sh("ip", "netns", "del", NS, check=False)
+
+    print(f"rule: udp dport {PORT} log group {GROUP}; {args.rate} packets/s for {args.seconds} s; "
+          f"batching {args.qthreshold} packets / {args.qtimeout} ms")
+    for name, r in (("packet_logs", pl), ("ulogd2", ul)):
+        per = r["cpu"] / r["records"] * 1e6 if r["records"] else float("nan")
+        print(f"{name:12s} sent {r['sent']}, records {r['records']}, kernel drops {r['drops']}, "
+              f"CPU {r['cpu']:.2f} s, {per:.2f} us/record")
+    ratio = (pl["cpu"] / pl["records"]) / (ul["cpu"] / ul["records"])
+    print(f"ratio: packet_logs CPU per record = {ratio:.3f} x ulogd2's (target: at most 0.333)")
+    for name, lat in pl["latency"].items():
+        print(f"REST {name}: p50 {lat['p50_ms']:.2f} ms, p99 {lat['p99_ms']:.2f} ms "
+              f"({lat['records']} records per page, {args.requests} requests)")
+    ok = pl["records"] == pl["sent"] and pl["drops"] == 0 and ratio <= 1 / 3
+    print("result:", "ok" if ok else "NOT MET")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

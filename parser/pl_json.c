@@ -1,0 +1,504 @@
+/*
+ * pl_json: the streaming JSON writer of records. Output must parse to the
+ * same values Go's encoding/json gives for gopacket's layers, so escaping,
+ * base64, IP text and time text follow Go's rules, not C's (inet_ntop and
+ * strftime differ from Go on IPv4-compatible IPv6 and fractions).
+ */
+#include "pl_json.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void pl_json_init(struct pl_json *w)
+{
+    memset(w, 0, sizeof(*w));
+}
+
+void pl_json_fini(struct pl_json *w)
+{
+    free(w->buf);
+    memset(w, 0, sizeof(*w));
+}
+
+void pl_json_reset(struct pl_json *w)
+{
+    w->len = 0;
+    w->sep = 0;
+    w->failed = 0;
+    if (w->buf)
+        w->buf[0] = '\0';
+}
+
+int pl_json_failed(const struct pl_json *w)
+{
+    return w->failed;
+}
+
+char *pl_json_take(struct pl_json *w, size_t *len)
+{
+    char *text = w->buf;
+    int failed = w->failed || !text;
+    if (len)
+        *len = failed ? 0 : w->len;
+    if (failed) {
+        free(text);
+        text = NULL;
+    }
+    memset(w, 0, sizeof(*w));
+    return text;
+}
+
+/* Makes room for n more bytes plus the NUL; returns the write position or
+ * NULL once failed. */
+static char *reserve(struct pl_json *w, size_t n)
+{
+    if (w->failed)
+        return NULL;
+    if (w->len + n + 1 > w->cap) {
+        size_t cap = w->cap ? w->cap : 1024;
+        while (cap < w->len + n + 1) {
+            if (cap > SIZE_MAX / 2) {
+                w->failed = 1;
+                return NULL;
+            }
+            cap *= 2;
+        }
+        char *grown = realloc(w->buf, cap);
+        if (!grown) {
+            w->failed = 1;
+            return NULL;
+        }
+        w->buf = grown;
+        w->cap = cap;
+    }
+    return w->buf + w->len;
+}
+
+static void put(struct pl_json *w, const char *s, size_t n)
+{
+    char *p = reserve(w, n);
+    if (!p)
+        return;
+    memcpy(p, s, n);
+    w->len += n;
+    w->buf[w->len] = '\0';
+}
+
+static void putc1(struct pl_json *w, char c)
+{
+    char *p = reserve(w, 1);
+    if (!p)
+        return;
+    *p = c;
+    w->len++;
+    w->buf[w->len] = '\0';
+}
+
+/* Before any value or key: the comma that separates it from the last. */
+static void before_value(struct pl_json *w)
+{
+    if (w->sep)
+        putc1(w, ',');
+}
+
+void pl_json_raw(struct pl_json *w, const char *s, size_t n)
+{
+    put(w, s, n);
+}
+
+void pl_json_value_raw(struct pl_json *w, const char *s, size_t n)
+{
+    before_value(w);
+    put(w, s, n);
+    w->sep = 1;
+}
+
+void pl_json_object_begin(struct pl_json *w)
+{
+    before_value(w);
+    putc1(w, '{');
+    w->sep = 0;
+}
+
+void pl_json_object_end(struct pl_json *w)
+{
+    putc1(w, '}');
+    w->sep = 1;
+}
+
+void pl_json_array_begin(struct pl_json *w)
+{
+    before_value(w);
+    putc1(w, '[');
+    w->sep = 0;
+}
+
+void pl_json_array_end(struct pl_json *w)
+{
+    putc1(w, ']');
+    w->sep = 1;
+}
+
+void pl_json_key(struct pl_json *w, const char *key)
+{
+    size_t n = strlen(key);
+    char *p = reserve(w, n + 4);
+    if (!p)
+        return;
+    if (w->sep)
+        *p++ = ',';
+    *p++ = '"';
+    memcpy(p, key, n);
+    p += n;
+    *p++ = '"';
+    *p++ = ':';
+    w->len = (size_t)(p - w->buf);
+    w->buf[w->len] = '\0';
+    w->sep = 0;
+}
+
+void pl_json_null(struct pl_json *w)
+{
+    before_value(w);
+    put(w, "null", 4);
+    w->sep = 1;
+}
+
+void pl_json_bool(struct pl_json *w, int value)
+{
+    before_value(w);
+    if (value)
+        put(w, "true", 4);
+    else
+        put(w, "false", 5);
+    w->sep = 1;
+}
+
+void pl_json_uint(struct pl_json *w, uint64_t value)
+{
+    char digits[24];
+    size_t i = sizeof(digits);
+    do {
+        digits[--i] = (char)('0' + value % 10);
+        value /= 10;
+    } while (value);
+    before_value(w);
+    put(w, digits + i, sizeof(digits) - i);
+    w->sep = 1;
+}
+
+void pl_json_int(struct pl_json *w, int64_t value)
+{
+    if (value >= 0) {
+        pl_json_uint(w, (uint64_t)value);
+        return;
+    }
+    char digits[24];
+    size_t i = sizeof(digits);
+    /* -(value+1)+1 avoids overflow on INT64_MIN */
+    uint64_t magnitude = (uint64_t)(-(value + 1)) + 1;
+    do {
+        digits[--i] = (char)('0' + magnitude % 10);
+        magnitude /= 10;
+    } while (magnitude);
+    digits[--i] = '-';
+    before_value(w);
+    put(w, digits + i, sizeof(digits) - i);
+    w->sep = 1;
+}
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid.
+ * Same acceptance as Go's utf8.DecodeRune: no overlongs, no surrogates,
+ * nothing above U+10FFFF. *rune gets the code point. */
+static size_t utf8_valid(const unsigned char *s, size_t n, uint32_t *rune)
+{
+    unsigned char c = s[0];
+    if (c < 0x80) {
+        *rune = c;
+        return 1;
+    }
+    if (c < 0xC2 || c > 0xF4)
+        return 0;
+    size_t len = c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+    if (n < len)
+        return 0;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c == 0xE0)
+        lo = 0xA0;
+    else if (c == 0xED)
+        hi = 0x9F;
+    else if (c == 0xF0)
+        lo = 0x90;
+    else if (c == 0xF4)
+        hi = 0x8F;
+    if (s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if (s[i] < 0x80 || s[i] > 0xBF)
+            return 0;
+    uint32_t r = len == 2 ? (c & 0x1Fu) : len == 3 ? (c & 0x0Fu) : (c & 0x07u);
+    for (size_t i = 1; i < len; i++)
+        r = (r << 6) | (s[i] & 0x3Fu);
+    *rune = r;
+    return len;
+}
+
+void pl_json_string(struct pl_json *w, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)s;
+    before_value(w);
+    /* worst case: every byte becomes \ufffd (6 bytes) */
+    if (n > (SIZE_MAX - 2) / 6) {
+        w->failed = 1;
+        return;
+    }
+    char *out = reserve(w, n * 6 + 2);
+    if (!out)
+        return;
+    char *o = out;
+    *o++ = '"';
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = p[i];
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\' && c != '<' && c != '>' &&
+            c != '&') {
+            *o++ = (char)c;
+            i++;
+            continue;
+        }
+        if (c < 0x80) {
+            *o++ = '\\';
+            switch (c) {
+            case '"': *o++ = '"'; break;
+            case '\\': *o++ = '\\'; break;
+            case '\n': *o++ = 'n'; break;
+            case '\r': *o++ = 'r'; break;
+            case '\t': *o++ = 't'; break;
+            default:
+                *o++ = 'u';
+                *o++ = '0';
+                *o++ = '0';
+                *o++ = hex[c >> 4];
+                *o++ = hex[c & 15];
+            }
+            i++;
+            continue;
+        }
+        uint32_t rune;
+        size_t len = utf8_valid(p + i, n - i, &rune);
+        if (len == 0) {
+            memcpy(o, "\\ufffd", 6);
+            o += 6;
+            i++;
+        } else if (rune == 0x2028 || rune == 0x2029) {
+            memcpy(o, rune == 0x2028 ? "\\u2028" : "\\u2029", 6);
+            o += 6;
+            i += len;
+        } else {
+            memcpy(o, p + i, len);
+            o += len;
+            i += len;
+        }
+    }
+    *o++ = '"';
+    w->len = (size_t)(o - w->buf);
+    w->buf[w->len] = '\0';
+    w->sep = 1;
+}
+
+void pl_json_cstring(struct pl_json *w, const char *s)
+{
+    pl_json_string(w, s, strlen(s));
+}
+
+void pl_json_bytes(struct pl_json *w, const uint8_t *p, size_t n)
+{
+    static const char b64[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    before_value(w);
+    if (n > (SIZE_MAX / 4) * 3 - 6) {
+        w->failed = 1;
+        return;
+    }
+    size_t out_len = (n + 2) / 3 * 4;
+    char *out = reserve(w, out_len + 2);
+    if (!out)
+        return;
+    char *o = out;
+    *o++ = '"';
+    size_t i = 0;
+    for (; i + 3 <= n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+        o[0] = b64[v >> 18];
+        o[1] = b64[(v >> 12) & 63];
+        o[2] = b64[(v >> 6) & 63];
+        o[3] = b64[v & 63];
+        o += 4;
+    }
+    if (n - i == 1) {
+        uint32_t v = (uint32_t)p[i] << 16;
+        o[0] = b64[v >> 18];
+        o[1] = b64[(v >> 12) & 63];
+        o[2] = '=';
+        o[3] = '=';
+        o += 4;
+    } else if (n - i == 2) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
+        o[0] = b64[v >> 18];
+        o[1] = b64[(v >> 12) & 63];
+        o[2] = b64[(v >> 6) & 63];
+        o[3] = '=';
+        o += 4;
+    }
+    *o++ = '"';
+    w->len = (size_t)(o - w->buf);
+    w->buf[w->len] = '\0';
+    w->sep = 1;
+}
+
+static size_t format_ip4(char *out, const uint8_t *a)
+{
+    char *o = out;
+    for (int i = 0; i < 4; i++) {
+        unsigned v = a[i];
+        if (i)
+            *o++ = '.';
+        if (v >= 100)
+            *o++ = (char)('0' + v / 100);
+        if (v >= 10)
+            *o++ = (char)('0' + v / 10 % 10);
+        *o++ = (char)('0' + v % 10);
+    }
+    *o = '\0';
+    return (size_t)(o - out);
+}
+
+size_t pl_json_format_ip(char *out, const uint8_t *a, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (n == 4)
+        return format_ip4(out, a);
+    if (n != 16) {
+        /* Go: "?" + hex for other lengths; "" for none. Callers give 4 or 16. */
+        out[0] = '\0';
+        return 0;
+    }
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (memcmp(a, mapped, 12) == 0)
+        return format_ip4(out, a + 12);
+    /* Go's rule: the first longest run of zero groups, only if 2 or more */
+    int best = -1, best_len = 0;
+    for (int g = 0; g < 8;) {
+        if (a[2 * g] == 0 && a[2 * g + 1] == 0) {
+            int start = g;
+            while (g < 8 && a[2 * g] == 0 && a[2 * g + 1] == 0)
+                g++;
+            if (g - start > best_len) {
+                best = start;
+                best_len = g - start;
+            }
+        } else {
+            g++;
+        }
+    }
+    if (best_len < 2)
+        best = -1;
+    char *o = out;
+    for (int g = 0; g < 8; g++) {
+        if (g == best) {
+            *o++ = ':';
+            *o++ = ':';
+            g += best_len - 1;
+            continue;
+        }
+        if (g && g != best + best_len)
+            *o++ = ':';
+        unsigned v = (unsigned)a[2 * g] << 8 | a[2 * g + 1];
+        int started = 0;
+        for (int shift = 12; shift >= 0; shift -= 4) {
+            unsigned d = (v >> shift) & 15;
+            if (d || started || shift == 0) {
+                *o++ = hex[d];
+                started = 1;
+            }
+        }
+    }
+    *o = '\0';
+    return (size_t)(o - out);
+}
+
+void pl_json_ip(struct pl_json *w, const uint8_t *addr, size_t n)
+{
+    char text[48];
+    size_t len = (n == 4 || n == 16) ? pl_json_format_ip(text, addr, n) : 0;
+    pl_json_string(w, text, len);
+}
+
+/* Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm). */
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t year = (int64_t)yoe + era * 400;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = year + (*m <= 2);
+}
+
+static char *put_digits(char *o, uint64_t v, int width)
+{
+    for (int i = width - 1; i >= 0; i--) {
+        o[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    return o + width;
+}
+
+void pl_json_time(struct pl_json *w, int64_t sec, uint32_t nsec)
+{
+    int64_t days = sec / 86400;
+    int64_t rem = sec % 86400;
+    if (rem < 0) {
+        rem += 86400;
+        days--;
+    }
+    int64_t year;
+    unsigned month, day;
+    civil_from_days(days, &year, &month, &day);
+    if (year < 0 || year > 9999)
+        year = year < 0 ? 0 : 9999; /* Go refuses these; keep the text valid */
+    char text[40];
+    char *o = text;
+    o = put_digits(o, (uint64_t)year, 4);
+    *o++ = '-';
+    o = put_digits(o, month, 2);
+    *o++ = '-';
+    o = put_digits(o, day, 2);
+    *o++ = 'T';
+    o = put_digits(o, (uint64_t)(rem / 3600), 2);
+    *o++ = ':';
+    o = put_digits(o, (uint64_t)(rem / 60 % 60), 2);
+    *o++ = ':';
+    o = put_digits(o, (uint64_t)(rem % 60), 2);
+    if (nsec % 1000000000u) {
+        *o++ = '.';
+        uint32_t frac = nsec % 1000000000u;
+        int digits = 9;
+        while (frac % 10 == 0) {
+            frac /= 10;
+            digits--;
+        }
+        o = put_digits(o, frac, digits);
+    }
+    *o++ = 'Z';
+    before_value(w);
+    putc1(w, '"');
+    put(w, text, (size_t)(o - text));
+    putc1(w, '"');
+    w->sep = 1;
+}

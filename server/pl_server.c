@@ -1,0 +1,411 @@
+/*
+ * pl_server: wiring and the NFLOG thread. Signals are blocked in every
+ * thread and taken by the main thread with sigwaitinfo(): no handler runs
+ * at all, so nothing unsafe can happen inside one. The NFLOG thread is the
+ * history's only writer and never waits for a reader or a client.
+ */
+#include "pl_server.h"
+
+#include <errno.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pl_dispatch.h"
+#include "pl_dns.h"
+#include "pl_domains.h"
+#include "pl_history.h"
+#include "pl_http.h"
+#include "pl_ifnames.h"
+#include "pl_json.h"
+#include "pl_nflog.h"
+#include "pl_packet.h"
+#include "pl_prefixes.h"
+#include "pl_rules.h"
+
+struct server {
+    const struct pl_config *cfg;
+    struct pl_history *history;
+    struct pl_prefixes *prefixes;
+    struct pl_domains *domains;
+    struct pl_ifnames *ifnames;
+    struct pl_nflog *nflog;
+    struct pl_http *http;
+    struct pl_dispatch *dispatch;
+    struct pl_json json;     /* the NFLOG thread's encoding buffer */
+    uint64_t seq;
+    int stop_fd;
+    pthread_t nflog_thread;
+    int64_t now_sec;         /* receipt time of the packet being handled */
+    _Atomic uint64_t records;
+    _Atomic uint64_t decode_errors;
+    _Atomic uint64_t oom_drops;
+    int64_t last_drop_log;
+    uint64_t drops_logged;
+};
+
+static void realtime(int64_t *sec, uint32_t *nsec)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    *sec = ts.tv_sec;
+    *nsec = (uint32_t)ts.tv_nsec;
+}
+
+static void learn_answer(void *ctx, const char *name, size_t name_len, const uint8_t *addr,
+                         size_t addr_len, uint32_t ttl)
+{
+    struct server *s = ctx;
+    pl_domains_learn(s->domains, addr, addr_len, name, name_len, ttl, s->now_sec);
+}
+
+static void on_packet(void *ctx, const struct pl_nflog_packet *np)
+{
+    struct server *s = ctx;
+    struct pl_meta meta = {0};
+    char indev[PL_IFNAMES_NAME_MAX], outdev[PL_IFNAMES_NAME_MAX];
+    pl_ifnames_get(s->ifnames, np->indev ? np->indev : np->physindev, indev);
+    pl_ifnames_get(s->ifnames, np->outdev ? np->outdev : np->physoutdev, outdev);
+    meta.prefix = np->prefix;
+    meta.action = np->action;
+    meta.indev = indev;
+    meta.outdev = outdev;
+    meta.has_hwtype = np->has_hwtype;
+    meta.hwtype = np->hwtype;
+    meta.hwheader = np->hwheader;
+    meta.hwheader_len = np->hwheader_len;
+    int64_t now_sec;
+    uint32_t now_nsec;
+    realtime(&now_sec, &now_nsec);
+    s->now_sec = now_sec;
+    if (np->has_timestamp) {
+        meta.ts_sec = np->ts_sec;
+        meta.ts_nsec = np->ts_nsec;
+    } else {
+        meta.ts_sec = now_sec;
+        meta.ts_nsec = now_nsec;
+    }
+
+    struct pl_packet pkt;
+    if (pl_packet_decode(&pkt, np->payload, np->payload_len) < 0)
+        atomic_fetch_add_explicit(&s->decode_errors, 1, memory_order_relaxed);
+    const struct pl_span *dns = &pkt.layer[PL_LAYER_DNS];
+    if (dns->present)
+        pl_dns_answers(pkt.data + dns->off, dns->len, learn_answer, s);
+    char domain_src[PL_DOMAINS_NAME_MAX] = "", domain_dst[PL_DOMAINS_NAME_MAX] = "";
+    size_t alen = pkt.summary.family == 4 ? 4 : pkt.summary.family == 6 ? 16 : 0;
+    if (alen) {
+        pl_domains_lookup(s->domains, pkt.summary.src, alen, now_sec, domain_src,
+                          sizeof(domain_src));
+        pl_domains_lookup(s->domains, pkt.summary.dst, alen, now_sec, domain_dst,
+                          sizeof(domain_dst));
+    }
+    pl_json_reset(&s->json);
+    uint64_t seq = s->seq + 1;
+    pl_packet_write_record(&s->json, &pkt, &meta, seq, domain_src, domain_dst);
+    struct pl_record *rec =
+        pl_json_failed(&s->json) ? NULL : pl_record_new(s->json.buf, s->json.len);
+    if (!rec) {
+        /* counted and visible in /metrics; the next packet may fit */
+        atomic_fetch_add_explicit(&s->oom_drops, 1, memory_order_relaxed);
+        pl_json_fini(&s->json);
+        pl_json_init(&s->json);
+        return;
+    }
+    s->seq = seq;
+    rec->seq = seq;
+    rec->ts_sec = meta.ts_sec;
+    rec->ts_nsec = meta.ts_nsec;
+    rec->summary = pkt.summary;
+    snprintf(rec->prefix, sizeof(rec->prefix), "%s", np->prefix ? np->prefix : "");
+    snprintf(rec->action, sizeof(rec->action), "%s", np->action ? np->action : "");
+    snprintf(rec->indev, sizeof(rec->indev), "%s", indev);
+    snprintf(rec->outdev, sizeof(rec->outdev), "%s", outdev);
+    pl_prefixes_count(s->prefixes, rec->prefix, rec->action, rec->ts_sec, rec->ts_nsec);
+    pl_history_push(s->history, rec);
+    atomic_fetch_add_explicit(&s->records, 1, memory_order_relaxed);
+}
+
+/* Kernel drops are logged at most every 10 s, with the count since. */
+static void log_drops(struct server *s)
+{
+    struct pl_nflog_stats st;
+    pl_nflog_stats(s->nflog, &st);
+    if (st.kernel_drops == s->drops_logged)
+        return;
+    int64_t now = time(NULL);
+    if (now - s->last_drop_log < 10)
+        return;
+    fprintf(stderr,
+            "packet_logs: the kernel dropped NFLOG messages (ENOBUFS) %llu times since the "
+            "last report; raise --rcvbuf or --qthreshold\n",
+            (unsigned long long)(st.kernel_drops - s->drops_logged));
+    s->drops_logged = st.kernel_drops;
+    s->last_drop_log = now;
+}
+
+static void *nflog_main(void *arg)
+{
+    struct server *s = arg;
+    struct pollfd fds[3] = {
+        {.fd = pl_nflog_fd(s->nflog), .events = POLLIN},
+        {.fd = pl_ifnames_fd(s->ifnames), .events = POLLIN},
+        {.fd = s->stop_fd, .events = POLLIN},
+    };
+    for (;;) {
+        int n = poll(fds, 3, 1000);
+        if (n < 0 && errno != EINTR) {
+            fprintf(stderr, "packet_logs: poll: %s\n", strerror(errno));
+            break;
+        }
+        if (fds[2].revents)
+            break;
+        /* link events first: a packet on a new interface then finds its name */
+        if (fds[1].revents)
+            pl_ifnames_update(s->ifnames);
+        if (fds[0].revents) {
+            int rc = pl_nflog_receive(s->nflog, on_packet, s);
+            if (rc < 0 && rc != -EAGAIN && rc != -EINTR && rc != -ENOBUFS)
+                fprintf(stderr, "packet_logs: NFLOG: %s\n", strerror(-rc));
+        }
+        log_drops(s);
+    }
+    return NULL;
+}
+
+static void metric(struct pl_json *out, const char *name, const char *type, const char *help,
+                   unsigned long long value)
+{
+    char text[512];
+    int n = snprintf(text, sizeof(text), "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help,
+                     name, type, name, value);
+    if (n > 0)
+        pl_json_raw(out, text, (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1);
+}
+
+static void write_metrics(void *ctx, struct pl_json *out)
+{
+    struct server *s = ctx;
+    struct pl_nflog_stats st;
+    pl_nflog_stats(s->nflog, &st);
+    metric(out, "packet_logs_records_received_total", "counter",
+           "Records made from NFLOG packets since start.",
+           atomic_load_explicit(&s->records, memory_order_relaxed));
+    metric(out, "packet_logs_kernel_drops_total", "counter",
+           "Times the kernel dropped NFLOG messages for us (ENOBUFS).", st.kernel_drops);
+    metric(out, "packet_logs_parse_errors_total", "counter",
+           "NFLOG messages or attributes that did not parse.", st.parse_errors);
+    metric(out, "packet_logs_decode_errors_total", "counter",
+           "Records whose packet did not decode to the end (they carry Error).",
+           atomic_load_explicit(&s->decode_errors, memory_order_relaxed));
+    metric(out, "packet_logs_out_of_memory_drops_total", "counter",
+           "Packets lost because a record could not be allocated.",
+           atomic_load_explicit(&s->oom_drops, memory_order_relaxed));
+    metric(out, "packet_logs_stream_clients", "gauge", "WebSocket stream clients connected.", 0);
+    metric(out, "packet_logs_stream_dropped_total", "counter",
+           "Records stream clients missed by falling behind the history.", 0);
+    metric(out, "packet_logs_dns_cache_entries", "gauge",
+           "Addresses remembered from DNS answers.", 0);
+}
+
+static void to_http(void *ctx, int fd, const struct sockaddr *addr, socklen_t len)
+{
+    struct server *s = ctx;
+    if (pl_http_add_connection(s->http, fd, addr, len) < 0) {
+        /* libmicrohttpd closed it: over the connection limit, or no memory */
+    }
+}
+
+static void say(const struct pl_config *cfg, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void say(const struct pl_config *cfg, const char *fmt, ...)
+{
+    if (cfg->quiet)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+}
+
+int pl_server_run(const struct pl_config *cfg)
+{
+    struct server s = {.cfg = cfg, .stop_fd = -1};
+    char err[512] = "";
+    int status = 1, rules_installed = 0, thread_started = 0;
+    pl_json_init(&s.json);
+
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGHUP);
+    sigaddset(&signals, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL); /* every thread started below inherits it */
+
+    s.history = pl_history_new(cfg->history_records, cfg->history_bytes);
+    s.prefixes = pl_prefixes_new();
+    s.domains = pl_domains_new(cfg->dns_cache);
+    s.stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (!s.history || !s.prefixes || !s.domains || s.stop_fd < 0) {
+        fprintf(stderr, "packet_logs: out of memory\n");
+        goto out;
+    }
+    if (pl_ifnames_open(&s.ifnames, err, sizeof(err)) < 0) {
+        fprintf(stderr, "packet_logs: interface names: %s\n", err);
+        goto out;
+    }
+    if (pl_nflog_open(&s.nflog, &cfg->nflog, err, sizeof(err)) < 0) {
+        fprintf(stderr, "packet_logs: NFLOG: %s\n", err);
+        goto out;
+    }
+    struct pl_http_config http = {
+        .history = s.history,
+        .prefixes = s.prefixes,
+        .token = cfg->token,
+        .max_connections = cfg->max_connections,
+        .web_root = cfg->web_root,
+        .metrics = write_metrics,
+        .metrics_ctx = &s,
+    };
+    if (pl_http_start(&s.http, &http, err, sizeof(err)) < 0) {
+        fprintf(stderr, "packet_logs: HTTP: %s\n", err);
+        goto out;
+    }
+    struct pl_dispatch_config dispatch = {
+        .host = cfg->listen_host,
+        .port = cfg->listen_port,
+        .http = to_http,
+        .websocket = NULL,
+        .ctx = &s,
+    };
+    if (pl_dispatch_start(&s.dispatch, &dispatch, err, sizeof(err)) < 0) {
+        fprintf(stderr, "packet_logs: --listen: %s\n", err);
+        goto out;
+    }
+    if (pthread_create(&s.nflog_thread, NULL, nflog_main, &s) != 0) {
+        fprintf(stderr, "packet_logs: cannot start the NFLOG thread\n");
+        goto out;
+    }
+    thread_started = 1;
+    if (cfg->rules) {
+        if (pl_rules_install(cfg->wanif[0] ? cfg->wanif : NULL, cfg->nflog.groups[0].group, err,
+                             sizeof(err)) < 0) {
+            fprintf(stderr, "packet_logs: --rules: %s\n", err);
+            goto out;
+        }
+        rules_installed = 1;
+        say(cfg, "packet_logs: log rules installed in table inet %s (%s)\n", PL_RULES_TABLE,
+            cfg->wanif[0] ? "WANIF set: wan:in, lan:in, wan:out, lan:out"
+                          : "no WANIF: lan:in, lan:out");
+    }
+    char groups[256] = "";
+    size_t off = 0;
+    for (size_t i = 0; i < cfg->nflog.n_groups && off < sizeof(groups); i++)
+        off += (size_t)snprintf(groups + off, sizeof(groups) - off, "%s%u:%s", i ? " " : "",
+                                cfg->nflog.groups[i].group, cfg->nflog.groups[i].action);
+    const char *host = cfg->listen_host;
+    int v6 = strchr(host, ':') != NULL;
+    if (!strcmp(host, "0.0.0.0") || !strcmp(host, "::"))
+        host = v6 ? "::1" : "127.0.0.1";
+    say(cfg, "packet_logs: NFLOG groups %s; history %zu records / %zu bytes\n", groups,
+        cfg->history_records, cfg->history_bytes);
+    say(cfg, "packet_logs: dashboard: http://%s%s%s:%u/  (REST: /packet_logs, metrics: /metrics)\n",
+        v6 ? "[" : "", host, v6 ? "]" : "", pl_dispatch_port(s.dispatch));
+    fflush(stderr);
+
+    for (;;) {
+        siginfo_t info;
+        int sig = sigwaitinfo(&signals, &info);
+        if (sig == SIGINT || sig == SIGTERM) {
+            say(cfg, "packet_logs: %s: stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            break;
+        }
+        /* SIGHUP, SIGPIPE: nothing to reload; keep running */
+    }
+    status = 0;
+out:
+    if (s.dispatch)
+        pl_dispatch_stop(s.dispatch);
+    if (thread_started) {
+        uint64_t one = 1;
+        if (write(s.stop_fd, &one, sizeof(one)) != sizeof(one))
+            fprintf(stderr, "packet_logs: stop: %s\n", strerror(errno));
+        pthread_join(s.nflog_thread, NULL);
+    }
+    if (rules_installed && pl_rules_remove(err, sizeof(err)) < 0) {
+        fprintf(stderr, "packet_logs: removing the log rules: %s\n", err);
+        status = 1;
+    }
+    pl_http_stop(s.http);
+    pl_nflog_close(s.nflog);
+    pl_ifnames_close(s.ifnames);
+    pl_domains_free(s.domains);
+    pl_prefixes_free(s.prefixes);
+    pl_history_free(s.history);
+    pl_json_fini(&s.json);
+    if (s.stop_fd >= 0)
+        close(s.stop_fd);
+    return status;
+}
+
+int pl_server_healthcheck(const struct pl_config *cfg)
+{
+    const char *host = cfg->listen_host;
+    if (!strcmp(host, "0.0.0.0"))
+        host = "127.0.0.1";
+    else if (!strcmp(host, "::"))
+        host = "::1";
+    struct sockaddr_storage ss;
+    socklen_t len;
+    memset(&ss, 0, sizeof(ss));
+    struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons(cfg->listen_port);
+        len = sizeof(*sin);
+    } else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons(cfg->listen_port);
+        len = sizeof(*sin6);
+    } else {
+        fprintf(stderr, "healthcheck: bad address %s\n", host);
+        return 1;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct timeval tv = {.tv_sec = 3};
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
+        connect(fd, (struct sockaddr *)&ss, len) < 0) {
+        fprintf(stderr, "healthcheck: cannot connect to %s port %u: %s\n", host,
+                cfg->listen_port, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return 1;
+    }
+    static const char request[] = "GET /healthz HTTP/1.1\r\nHost: localhost\r\n"
+                                  "Connection: close\r\n\r\n";
+    char reply[64] = "";
+    ssize_t n = -1;
+    if (send(fd, request, sizeof(request) - 1, MSG_NOSIGNAL) == (ssize_t)sizeof(request) - 1)
+        n = recv(fd, reply, sizeof(reply) - 1, 0);
+    close(fd);
+    if (n < 12 || strncmp(reply + 9, "200", 3) != 0) {
+        fprintf(stderr, "healthcheck: no 200 from /healthz\n");
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,67 @@
+/*
+ * libFuzzer target of the decoder: any bytes as an NFLOG payload, with the
+ * metadata varied by the first byte. The record must always come out as
+ * valid JSON (checked with json-c), and the sanitizers catch any read out
+ * of bounds. Corpus: tests/fuzz/make_corpus.py over ../shared/corpus.
+ */
+#include <json-c/json.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pl_dns.h"
+#include "pl_json.h"
+#include "pl_packet.h"
+
+static void count_answer(void *ctx, const char *name, size_t name_len, const uint8_t *addr,
+                         size_t addr_len, uint32_t ttl)
+{
+    (void)name;
+    (void)addr;
+    (void)ttl;
+    if (name_len > 1024 || (addr_len != 4 && addr_len != 16))
+        abort();
+    ++*(int *)ctx;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const uint8_t hwheader[14] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 8, 0};
+    uint8_t variant = size ? data[0] : 0;
+    const uint8_t *packet = size ? data + 1 : data;
+    size_t len = size ? size - 1 : 0;
+    struct pl_meta meta = {
+        .prefix = (variant & 1) ? "drop:input " : "wan:in\x01<&>\xff",
+        .action = "blocked",
+        .indev = "eth0",
+        .outdev = (variant & 2) ? "wg0" : NULL,
+        .has_hwtype = variant & 4,
+        .hwtype = (variant & 8) ? 772 : 1,
+        .hwheader = hwheader,
+        .hwheader_len = (variant & 16) ? 14 : 6,
+        .ts_sec = (int64_t)variant * 100000000,
+        .ts_nsec = variant * 7u,
+    };
+    /* a copy of exactly len bytes, so any over-read is caught */
+    uint8_t *copy = malloc(len ? len : 1);
+    if (!copy)
+        return 0;
+    memcpy(copy, packet, len);
+    struct pl_packet pkt;
+    pl_packet_decode(&pkt, copy, len);
+    struct pl_json w;
+    pl_json_init(&w);
+    pl_packet_write_record(&w, &pkt, &meta, variant, (variant & 32) ? "example.com" : NULL,
+                           NULL);
+    if (!pl_json_failed(&w)) {
+        json_object *parsed = json_tokener_parse(w.buf);
+        if (!parsed || !json_object_is_type(parsed, json_type_object))
+            abort(); /* the record must be valid JSON */
+        json_object_put(parsed);
+    }
+    pl_json_fini(&w);
+    int answers = 0;
+    pl_dns_answers(copy, len, count_answer, &answers);
+    free(copy);
+    return 0;
+}
