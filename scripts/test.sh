@@ -22,6 +22,13 @@ cmake -S . -B build -DPL_WERROR=ON -DPL_SHARED_DIR="$shared" >/dev/null
 cmake --build build -j "$jobs"
 (cd build && ctest --output-on-failure)
 
+step "the contract: openapi.yaml linted, records validated against it"
+npm ci --no-audit --no-fund --silent
+npm run --silent lint:openapi
+/usr/bin/python3 tests/integration/openapi_check.py
+for f in "$shared"/corpus/pcap/*; do build/packet_logs decode --seq "$f"; done > build/decoded.jsonl
+/usr/bin/python3 tests/integration/openapi_check.py build/decoded.jsonl
+
 step "sanitizer build (ASan + UBSan) and the same tests"
 cmake -S . -B build-asan -DPL_WERROR=ON -DPL_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug \
   -DPL_SHARED_DIR="$shared" >/dev/null

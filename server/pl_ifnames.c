@@ -33,8 +33,10 @@
 #define RCVBUF_SIZE (1024 * 1024)
 /* Link messages without statistics are a few hundred bytes; a dump packs
  * up to 32 KiB. The buffer grows when the kernel sends more. */
-#define RECV_BUF_SIZE (64 * 1024)
+#define RECV_BUF_SIZE ((size_t)64 * 1024)
 #define OPEN_TIMEOUT_MS 5000
+
+_Static_assert(PL_IFNAMES_NAME_MAX == IF_NAMESIZE, "names are copied whole");
 
 struct link_slot {
     uint32_t index; /* 0: empty */
@@ -296,9 +298,7 @@ static int apply_datagram(struct pl_ifnames *c, size_t len)
                 end_dump(c, 0);
             break;
         case RTM_NEWLINK:
-        case RTM_DELLINK:
-            applied += apply_link(c, nlh);
-            break;
+        case RTM_DELLINK: applied += apply_link(c, nlh); break;
         default: break;
         }
         size_t step = NLMSG_ALIGN(nlh->nlmsg_len);
@@ -401,8 +401,7 @@ int pl_ifnames_open(struct pl_ifnames **out, char *err, size_t errlen)
         goto fail;
     }
     socklen_t addrlen = sizeof(local);
-    if (getsockname(c->fd, (struct sockaddr *)&local, &addrlen) < 0 ||
-        addrlen != sizeof(local)) {
+    if (getsockname(c->fd, (struct sockaddr *)&local, &addrlen) < 0 || addrlen != sizeof(local)) {
         rc = errno ? -errno : -EINVAL;
         set_err(err, errlen, "reading the RTNETLINK socket's address: %s", strerror(-rc));
         goto fail;
@@ -422,8 +421,7 @@ int pl_ifnames_open(struct pl_ifnames **out, char *err, size_t errlen)
         long left = OPEN_TIMEOUT_MS - elapsed_ms(&start);
         if (left <= 0) {
             rc = -ETIMEDOUT;
-            set_err(err, errlen, "the kernel did not list the links within %d ms",
-                    OPEN_TIMEOUT_MS);
+            set_err(err, errlen, "the kernel did not list the links within %d ms", OPEN_TIMEOUT_MS);
             goto fail;
         }
         struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
@@ -474,10 +472,9 @@ void pl_ifnames_get(struct pl_ifnames *c, uint32_t ifindex, char out[PL_IFNAMES_
         }
     }
     /* Not seen yet (its event still queued, or no cache at all). */
-    char name[IF_NAMESIZE > PL_IFNAMES_NAME_MAX ? IF_NAMESIZE : PL_IFNAMES_NAME_MAX];
+    char name[IF_NAMESIZE];
     if (!if_indextoname(ifindex, name))
         return; /* gone, or never was: not cached, it may come */
-    name[PL_IFNAMES_NAME_MAX - 1] = '\0';
     if (c)
         (void)put(c, ifindex, name); /* on ENOMEM, simply not cached */
     memcpy(out, name, PL_IFNAMES_NAME_MAX);

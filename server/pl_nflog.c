@@ -15,9 +15,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libnetfilter_log/libnetfilter_log.h>
+#include <limits.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +28,7 @@
 
 /* Larger than any message the kernel builds (one packet is at most 64 KiB
  * of payload; a batch is flushed before it outgrows its skb). */
-#define RECV_BUF_SIZE (256 * 1024)
+#define RECV_BUF_SIZE ((size_t)256 * 1024)
 
 /* libnfnetlink's NFNL_CB_CONTINUE. A packet callback that returns 0 (STOP)
  * while the library waits for a configuration ack makes it return early and
@@ -119,8 +119,8 @@ static int check_config(const struct pl_nflog_config *cfg, char *err, size_t err
         return -EINVAL;
     }
     if (cfg->n_groups > PL_NFLOG_MAX_GROUPS) {
-        set_err(err, errlen, "%zu NFLOG groups configured, at most %d are supported",
-                cfg->n_groups, PL_NFLOG_MAX_GROUPS);
+        set_err(err, errlen, "%zu NFLOG groups configured, at most %d are supported", cfg->n_groups,
+                PL_NFLOG_MAX_GROUPS);
         return -EINVAL;
     }
     for (size_t i = 0; i < cfg->n_groups; i++) {
@@ -401,7 +401,7 @@ static int walk_attrs(const struct nlmsghdr *nlh, struct attr_view *view)
 
 static int has(const struct attr_view *view, unsigned type)
 {
-    return (view->valid >> type) & 1u;
+    return ((view->valid >> type) & 1u) != 0;
 }
 
 static int on_packet(struct nflog_g_handle *gh, struct nfgenmsg *nfmsg, struct nflog_data *nfd,
@@ -494,9 +494,8 @@ static void handle_message(struct pl_nflog *n, const struct nlmsghdr *nlh)
 {
     switch (nlh->nlmsg_type) {
     case NLMSG_NOOP:
-    case NLMSG_DONE:  /* ends a batch of several packets */
-    case NLMSG_ERROR: /* a late ack of a configuration call */
-        return;
+    case NLMSG_DONE: /* ends a batch of several packets */
+    case NLMSG_ERROR: /* a late ack of a configuration call */ return;
     }
     if (nlh->nlmsg_type != PACKET_MSG_TYPE ||
         nlh->nlmsg_len < NLMSG_SPACE(sizeof(struct nfgenmsg))) {
@@ -544,7 +543,9 @@ int pl_nflog_receive(struct pl_nflog *n, pl_nflog_fn fn, void *ctx)
     int rc = 0;
     n->fn = fn;
     n->ctx = ctx;
-    for (;;) {
+    /* Bounded: under a flood the socket never runs dry, and the caller must
+     * get back to its poll to see link events and a stop request. */
+    for (int messages = 0; messages < PL_NFLOG_RECEIVE_MAX; messages++) {
         /* MSG_TRUNC: the real length comes back even when it did not fit. */
         ssize_t len = recv(n->fd, n->buf, sizeof(n->buf), MSG_TRUNC);
         if (len < 0) {

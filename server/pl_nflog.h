@@ -33,17 +33,17 @@ struct pl_nflog_config {
  * valid only during the callback. */
 struct pl_nflog_packet {
     uint16_t group;
-    const char *action;     /* the group's action */
-    const char *prefix;     /* as the kernel gave it, "" when none */
-    uint8_t family;         /* AF_INET, AF_INET6 or AF_BRIDGE (nfgenmsg) */
-    uint16_t hw_protocol;   /* ethertype, 0 when absent */
-    uint32_t indev, outdev; /* interface indexes, 0 when absent */
+    const char *action;             /* the group's action */
+    const char *prefix;             /* as the kernel gave it, "" when none */
+    uint8_t family;                 /* AF_INET, AF_INET6 or AF_BRIDGE (nfgenmsg) */
+    uint16_t hw_protocol;           /* ethertype, 0 when absent */
+    uint32_t indev, outdev;         /* interface indexes, 0 when absent */
     uint32_t physindev, physoutdev; /* bridge ports, 0 when absent */
     int has_hwtype;
-    uint16_t hwtype;        /* ARPHRD_* */
+    uint16_t hwtype;         /* ARPHRD_* */
     const uint8_t *hwheader; /* NULL when absent */
     size_t hwheader_len;
-    int has_timestamp;      /* the kernel stamped it (else the caller uses now) */
+    int has_timestamp; /* the kernel stamped it (else the caller uses now) */
     int64_t ts_sec;
     uint32_t ts_nsec;
     const uint8_t *payload; /* the network-layer packet (never NULL) */
@@ -65,8 +65,13 @@ int pl_nflog_fd(const struct pl_nflog *n);
  * the size asked for; less when SO_RCVBUFFORCE was refused and rmem_max
  * capped it). Worth a warning when far below cfg->rcvbuf. */
 size_t pl_nflog_rcvbuf(const struct pl_nflog *n);
-/* Receives every message waiting (non-blocking) and calls fn for each
- * packet. Returns the number of packets handled, or a negative errno on a
+/* Messages one pl_nflog_receive reads at most (each holds up to qthreshold
+ * packets). */
+#define PL_NFLOG_RECEIVE_MAX 256
+
+/* Receives the messages waiting (non-blocking, at most
+ * PL_NFLOG_RECEIVE_MAX: call again while the socket is readable) and calls
+ * fn for each packet. Returns the number of packets handled, or a negative errno on a
  * fatal socket error. ENOBUFS is counted in kernel_drops and is not fatal. */
 int pl_nflog_receive(struct pl_nflog *n, pl_nflog_fn fn, void *ctx);
 

@@ -171,8 +171,9 @@ static void *nflog_main(void *arg)
         }
         if (fds[2].revents)
             break;
-        /* link events first: a packet on a new interface then finds its name */
-        if (fds[1].revents)
+        /* link events first: a packet on a new interface then finds its name;
+         * also on a timeout, which retries a reload that could not start */
+        if (fds[1].revents || n == 0)
             pl_ifnames_update(s->ifnames);
         if (fds[0].revents) {
             int rc = pl_nflog_receive(s->nflog, on_packet, s);
@@ -271,6 +272,10 @@ int pl_server_run(const struct pl_config *cfg)
         fprintf(stderr, "packet_logs: NFLOG: %s\n", err);
         goto out;
     }
+    if (pl_nflog_rcvbuf(s.nflog) < cfg->nflog.rcvbuf)
+        fprintf(stderr, "packet_logs: warning: the NFLOG receive buffer is %zu bytes, not the %u "
+                        "asked for (no CAP_NET_ADMIN for SO_RCVBUFFORCE?)\n",
+                pl_nflog_rcvbuf(s.nflog), cfg->nflog.rcvbuf);
     struct pl_http_config http = {
         .history = s.history,
         .prefixes = s.prefixes,

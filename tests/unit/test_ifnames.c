@@ -7,11 +7,13 @@
  *
  * Links are "dummy" where the kernel has it, else "ifb" or "bridge".
  */
+/* clang-format off */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+/* clang-format on */
 
 #include "pl_ifnames.h"
 
@@ -112,10 +114,10 @@ static void pump(struct pl_ifnames *c)
 }
 
 /* Pumps for up to 5 s until cond holds. */
-#define PUMP_UNTIL(c, cond)                                                                       \
-    do {                                                                                          \
-        for (int tries_ = 0; tries_ < 50 && !(cond); tries_++)                                    \
-            pump(c);                                                                              \
+#define PUMP_UNTIL(c, cond)                                                                        \
+    do {                                                                                           \
+        for (int tries_ = 0; tries_ < 50 && !(cond); tries_++)                                     \
+            pump(c);                                                                               \
     } while (0)
 
 static int name_is(struct pl_ifnames *c, uint32_t index, const char *want)

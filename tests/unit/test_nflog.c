@@ -7,11 +7,13 @@
  * hardware header), the input chain with "lan:in " (indev lo, the loopback
  * hardware header and, on every kernel, a timestamp).
  */
+/* clang-format off */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+/* clang-format on */
 
 #include "pl_nflog.h"
 
@@ -299,8 +301,7 @@ static void test_receives_logged_datagrams(void **state)
         const char *text = NULL;
         for (size_t t = 0; t < 6; t++) {
             size_t tl = strlen(texts[t]);
-            if (s->pkt.payload_len >= tl &&
-                s->pkt.payload_len <= sizeof(s->payload) &&
+            if (s->pkt.payload_len >= tl && s->pkt.payload_len <= sizeof(s->payload) &&
                 memcmp(s->payload + s->pkt.payload_len - tl, texts[t], tl) == 0)
                 text = texts[t];
         }
