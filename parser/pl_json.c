@@ -139,9 +139,8 @@ void pl_json_array_end(struct pl_json *w)
     w->sep = 1;
 }
 
-void pl_json_key(struct pl_json *w, const char *key)
+void pl_json_key_n(struct pl_json *w, const char *key, size_t n)
 {
-    size_t n = strlen(key);
     char *p = reserve(w, n + 4);
     if (!p)
         return;

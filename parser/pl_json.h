@@ -40,8 +40,11 @@ void pl_json_object_end(struct pl_json *w);
 void pl_json_array_begin(struct pl_json *w);
 void pl_json_array_end(struct pl_json *w);
 
-/* Writes `"key":`. The key is a trusted ASCII literal: it is not escaped. */
-void pl_json_key(struct pl_json *w, const char *key);
+/* Writes `"key":`. The key is a trusted ASCII literal: it is not escaped.
+ * (A macro so that the length of a literal key is known at compile time:
+ * keys are a tenth of a record's encoding time.) */
+void pl_json_key_n(struct pl_json *w, const char *key, size_t len);
+#define pl_json_key(w, key) pl_json_key_n((w), (key), __builtin_strlen(key))
 
 void pl_json_null(struct pl_json *w);
 void pl_json_bool(struct pl_json *w, int value);

@@ -490,17 +490,18 @@ static void write_base(struct pl_json *w, const struct pl_packet *pkt, const str
         pl_json_bytes(w, pkt->data + s->payload_off, s->payload_len);
 }
 
-static void key_uint(struct pl_json *w, const char *key, uint64_t value)
-{
-    pl_json_key(w, key);
-    pl_json_uint(w, value);
-}
+/* macros, not functions: the key's length stays a compile-time constant */
+#define key_uint(w, key, value)                                                                   \
+    do {                                                                                          \
+        pl_json_key(w, key);                                                                      \
+        pl_json_uint(w, value);                                                                   \
+    } while (0)
 
-static void key_bool(struct pl_json *w, const char *key, int value)
-{
-    pl_json_key(w, key);
-    pl_json_bool(w, value);
-}
+#define key_bool(w, key, value)                                                                   \
+    do {                                                                                          \
+        pl_json_key(w, key);                                                                      \
+        pl_json_bool(w, value);                                                                   \
+    } while (0)
 
 static void write_ipv4(struct pl_json *w, const struct pl_packet *pkt)
 {
