@@ -93,6 +93,8 @@ struct pl_history *pl_history_new(size_t max_records, size_t max_bytes)
 }
 
 /* The record at position i from the oldest (i < h->count). */
+#define PREFETCH 8 /* records fetched ahead while reading */
+
 static struct pl_record *at(const struct pl_history *h, size_t i)
 {
     size_t slot = h->head + i;
@@ -231,6 +233,10 @@ size_t pl_history_read(struct pl_history *h, uint64_t from, int dir, struct pl_r
     if (pos < h->count) {
         if (dir > 0) {
             while (n < max && pos < h->count) {
+                /* the records are scattered on the heap: fetch ahead so the
+                 * misses overlap and the lock is held for less */
+                if (pos + PREFETCH < h->count)
+                    __builtin_prefetch(at(h, pos + PREFETCH), 1);
                 struct pl_record *rec = at(h, pos++);
                 pl_record_ref(rec);
                 out[n++] = rec;
@@ -239,6 +245,8 @@ size_t pl_history_read(struct pl_history *h, uint64_t from, int dir, struct pl_r
             cont = last == UINT64_MAX ? last : last + 1;
         } else {
             for (;;) {
+                if (pos >= PREFETCH)
+                    __builtin_prefetch(at(h, pos - PREFETCH), 1);
                 struct pl_record *rec = at(h, pos);
                 pl_record_ref(rec);
                 out[n++] = rec;
