@@ -29,11 +29,16 @@ npm run --silent lint:openapi
 for f in "$shared"/corpus/pcap/*; do build/packet_logs decode --seq "$f"; done > build/decoded.jsonl
 /usr/bin/python3 tests/integration/openapi_check.py build/decoded.jsonl
 
+step "integration tests: the real binaries, nftables, NFLOG in network namespaces"
+/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
+
 step "sanitizer build (ASan + UBSan) and the same tests"
 cmake -S . -B build-asan -DPL_WERROR=ON -DPL_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug \
   -DPL_SHARED_DIR="$shared" >/dev/null
 cmake --build build-asan -j "$jobs"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure)
+PACKET_LOGS_BINARY=$here/build-asan/packet_logs STREAM_JSON_LOGS=$here/build-asan/tools/stream-json-logs \
+  ASAN_OPTIONS=detect_leaks=1 /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
 
 step "fuzzing the decoder for ${fuzz_seconds}s"
 CC=clang cmake -S . -B build-fuzz -DPL_FUZZ=ON -DPL_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
