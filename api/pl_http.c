@@ -265,17 +265,33 @@ static enum MHD_Result serve_records(struct pl_http *h, struct MHD_Connection *c
     char *body = pl_http_query_body(h->cfg.history, &q, ndjson, &len, &next);
     if (!body)
         return send_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
-    char link[1200];
-    const char *link_header = NULL;
+    /* the next page: the same filters (all of them: the buffer holds the
+     * longest query), the new cursor, and the window's other bound */
+    char *link = NULL;
     if (next) {
-        char query[1024];
-        size_t qlen = pl_query_format(&q, query, sizeof(query));
-        snprintf(link, sizeof(link), "</packet_logs?%s%s%s=%llu>; rel=\"next\"", query,
-                 qlen ? "&" : "", q.ascending ? "after" : "before", next);
-        link_header = link;
+        char *query = malloc(PL_QUERY_FORMAT_MAX);
+        link = malloc(PL_QUERY_FORMAT_MAX + 128);
+        if (!query || !link) {
+            free(query);
+            free(link);
+            free(body);
+            return send_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
+        }
+        size_t qlen = pl_query_format(&q, query, PL_QUERY_FORMAT_MAX);
+        char bound[48] = "";
+        if (q.ascending && q.before)
+            snprintf(bound, sizeof(bound), "&before=%llu", (unsigned long long)q.before);
+        else if (!q.ascending && q.after)
+            snprintf(bound, sizeof(bound), "&after=%llu", (unsigned long long)q.after);
+        snprintf(link, PL_QUERY_FORMAT_MAX + 128, "</packet_logs?%s%s%s=%llu%s>; rel=\"next\"",
+                 query, qlen ? "&" : "", q.ascending ? "after" : "before", next, bound);
+        free(query);
     }
-    return queue(conn, MHD_HTTP_OK, ndjson ? "application/x-ndjson" : "application/json", body,
-                 len, link_header);
+    enum MHD_Result rc = queue(conn, MHD_HTTP_OK,
+                               ndjson ? "application/x-ndjson" : "application/json", body, len,
+                               link);
+    free(link);
+    return rc;
 }
 
 /* ------------------------------------------------------------ the rest */

@@ -532,8 +532,14 @@ static int add_seq(struct pl_query *q, uint64_t *field, unsigned bit, const char
                    const char *value, struct pl_query_error *err)
 {
     uint64_t v;
-    if (parse_uint(value, UINT64_MAX, &v) || v == 0)
-        return fail_value(err, key, "a positive integer (a record's Seq)", value);
+    /* after=0 is every record: a client polling after=<newest_seq> of a
+     * fresh server sends it; before=0 would select nothing */
+    int zero_ok = field == &q->after;
+    if (parse_uint(value, UINT64_MAX, &v) || (v == 0 && !zero_ok))
+        return fail_value(err, key,
+                          zero_ok ? "an integer (a record's Seq)"
+                                  : "a positive integer (a record's Seq)",
+                          value);
     if (once(q, bit, *field == v, key, value, err))
         return -1;
     *field = v;

@@ -25,7 +25,7 @@ cmake --build build -j "$jobs"
 step "the contract: openapi.yaml linted, records validated against it"
 npm ci --no-audit --no-fund --silent
 npm run --silent lint:openapi
-/usr/bin/python3 tests/integration/openapi_check.py
+/usr/bin/python3 tests/integration/openapi_check.py --golden "$shared/corpus/golden"
 for f in "$shared"/corpus/pcap/*; do build/packet_logs decode --seq "$f"; done > build/decoded.jsonl
 /usr/bin/python3 tests/integration/openapi_check.py build/decoded.jsonl
 

@@ -186,8 +186,9 @@ static const struct parse_case parse_cases[] = {
     {"before", "1", 0, 1, NULL},
     {"after", "18446744073709551615", 0, 1, NULL},
     {"before", "0", 0, 0, "before must be a positive integer (a record's Seq), got \"0\""},
-    {"after", "18446744073709551616", 0, 0, "positive integer"},
-    {"after", "-1", 0, 0, "positive integer"},
+    {"after", "0", 0, 1, NULL}, /* every record: what a fresh server's newest_seq gives */
+    {"after", "18446744073709551616", 0, 0, "after must be an integer (a record's Seq)"},
+    {"after", "-1", 0, 0, "after must be an integer (a record's Seq)"},
     {"before", "", 0, 0, "positive integer"},
     {"before", "12x", 0, 0, "positive integer"},
 
