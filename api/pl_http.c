@@ -127,9 +127,19 @@ void pl_http_write_error(int fd, unsigned status, const char *message)
                      "HTTP/1.1 %u %s\r\nContent-Type: application/json\r\n"
                      "Content-Length: %zu\r\nConnection: close\r\n\r\n",
                      status, reason, len);
+    /* Consume what the client sent (the dispatcher only peeked at it):
+     * closing with unread bytes makes the kernel send a reset, which can
+     * destroy the answer before the client reads it. Bounded. */
+    char sink[4096];
+    for (int i = 0; i < 16; i++) {
+        ssize_t got = recv(fd, sink, sizeof(sink), MSG_DONTWAIT);
+        if (got <= 0)
+            break;
+    }
     /* the socket may be non-blocking: one try each, best effort */
     if (n > 0 && send(fd, head, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) == n)
         (void)send(fd, body, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    shutdown(fd, SHUT_WR);
     free(body);
 }
 

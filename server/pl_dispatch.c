@@ -118,7 +118,9 @@ static int examine(struct pl_dispatch *d, size_t i)
     }
     if (n < 0)
         return 0;
-    if (!memmem(d->peek, (size_t)n, "\r\n\r\n", 4) && !memmem(d->peek, (size_t)n, "\n\n", 2)) {
+    const char *crlf = memmem(d->peek, (size_t)n, "\r\n\r\n", 4);
+    const char *lf = memmem(d->peek, (size_t)n, "\n\n", 2);
+    if (!crlf && !lf) {
         if ((size_t)n >= d->cfg.head_max) {
             char message[128];
             snprintf(message, sizeof(message), "the request head is larger than %zu bytes",
@@ -129,10 +131,14 @@ static int examine(struct pl_dispatch *d, size_t i)
         }
         return 0;
     }
+    /* the head ends at the first empty line, whichever line ending it used */
+    size_t head_len =
+        crlf && (!lf || crlf < lf) ? (size_t)(crlf - d->peek) + 4 : (size_t)(lf - d->peek) + 2;
     drop_pending(d, i, 0);
-    if (pl_dispatch_is_upgrade(d->peek, (size_t)n)) {
+    if (pl_dispatch_is_upgrade(d->peek, head_len)) {
         if (d->cfg.websocket) {
-            d->cfg.websocket(d->cfg.ctx, p.fd, (struct sockaddr *)&p.addr, p.addrlen);
+            d->cfg.websocket(d->cfg.ctx, p.fd, (struct sockaddr *)&p.addr, p.addrlen, d->peek,
+                             head_len);
         } else {
             pl_http_write_error(p.fd, 501, "the WebSocket stream is not available");
             close(p.fd);

@@ -15,12 +15,17 @@
 
 /* Takes over a connected, non-blocking socket (and must close it). */
 typedef void (*pl_dispatch_fn)(void *ctx, int fd, const struct sockaddr *addr, socklen_t len);
+/* The same for an upgrade: head is the peeked request head, head_len bytes
+ * through its empty line, still unread in the socket; valid only during
+ * the call. */
+typedef void (*pl_dispatch_upgrade_fn)(void *ctx, int fd, const struct sockaddr *addr,
+                                       socklen_t len, const char *head, size_t head_len);
 
 struct pl_dispatch_config {
     const char *host;        /* numeric IPv4 or IPv6 address */
     uint16_t port;
     pl_dispatch_fn http;
-    pl_dispatch_fn websocket; /* NULL: upgrades get a JSON 501 */
+    pl_dispatch_upgrade_fn websocket; /* NULL: upgrades get a JSON 501 */
     void *ctx;
     unsigned max_pending;    /* connections whose head is not complete yet */
     unsigned head_timeout_ms;

@@ -33,6 +33,8 @@
 #include "pl_packet.h"
 #include "pl_prefixes.h"
 #include "pl_rules.h"
+#include "pl_stream.h"
+#include "pl_upgrade.h"
 
 struct server {
     const struct pl_config *cfg;
@@ -42,6 +44,7 @@ struct server {
     struct pl_ifnames *ifnames;
     struct pl_nflog *nflog;
     struct pl_http *http;
+    struct pl_stream *stream;
     struct pl_dispatch *dispatch;
     struct pl_json json;     /* the NFLOG thread's encoding buffer */
     uint64_t seq;
@@ -134,6 +137,7 @@ static void on_packet(void *ctx, const struct pl_nflog_packet *np)
     snprintf(rec->outdev, sizeof(rec->outdev), "%s", outdev);
     pl_prefixes_count(s->prefixes, rec->prefix, rec->action, rec->ts_sec, rec->ts_nsec);
     pl_history_push(s->history, rec);
+    pl_stream_notify(s->stream);
     atomic_fetch_add_explicit(&s->records, 1, memory_order_relaxed);
 }
 
@@ -213,9 +217,11 @@ static void write_metrics(void *ctx, struct pl_json *out)
     metric(out, "packet_logs_out_of_memory_drops_total", "counter",
            "Packets lost because a record could not be allocated.",
            atomic_load_explicit(&s->oom_drops, memory_order_relaxed));
-    metric(out, "packet_logs_stream_clients", "gauge", "WebSocket stream clients connected.", 0);
+    metric(out, "packet_logs_stream_clients", "gauge", "WebSocket stream clients connected.",
+           s->stream ? pl_stream_clients(s->stream) : 0);
     metric(out, "packet_logs_stream_dropped_total", "counter",
-           "Records stream clients missed by falling behind the history.", 0);
+           "Records stream clients missed by falling behind the history.",
+           s->stream ? pl_stream_dropped_total(s->stream) : 0);
     metric(out, "packet_logs_dns_cache_entries", "gauge",
            "Addresses remembered from DNS answers.", 0);
 }
@@ -226,6 +232,23 @@ static void to_http(void *ctx, int fd, const struct sockaddr *addr, socklen_t le
     if (pl_http_add_connection(s->http, fd, addr, len) < 0) {
         /* libmicrohttpd closed it: over the connection limit, or no memory */
     }
+}
+
+/* The gate (pl_upgrade) on the peeked head, then the stream owns fd. */
+static void to_stream(void *ctx, int fd, const struct sockaddr *addr, socklen_t len,
+                      const char *head, size_t head_len)
+{
+    struct server *s = ctx;
+    (void)addr;
+    (void)len;
+    struct pl_upgrade up;
+    if (pl_upgrade_check(&up, head, head_len, s->cfg->token, pl_stream_clients(s->stream),
+                         s->cfg->max_clients)) {
+        pl_stream_refuse(fd, up.head_len, up.status, up.message, up.param);
+        close(fd);
+        return;
+    }
+    pl_stream_adopt(s->stream, fd, &up); /* owns fd from here, even on failure */
 }
 
 static void say(const struct pl_config *cfg, const char *fmt, ...)
@@ -289,11 +312,20 @@ int pl_server_run(const struct pl_config *cfg)
         fprintf(stderr, "packet_logs: HTTP: %s\n", err);
         goto out;
     }
+    struct pl_stream_config stream = {
+        .history = s.history,
+        .token = cfg->token,
+        .max_clients = cfg->max_clients,
+    };
+    if (pl_stream_start(&s.stream, &stream, err, sizeof(err)) < 0) {
+        fprintf(stderr, "packet_logs: WebSocket: %s\n", err);
+        goto out;
+    }
     struct pl_dispatch_config dispatch = {
         .host = cfg->listen_host,
         .port = cfg->listen_port,
         .http = to_http,
-        .websocket = NULL,
+        .websocket = to_stream,
         .ctx = &s,
     };
     if (pl_dispatch_start(&s.dispatch, &dispatch, err, sizeof(err)) < 0) {
@@ -354,7 +386,8 @@ out:
         fprintf(stderr, "packet_logs: removing the log rules: %s\n", err);
         status = 1;
     }
-    pl_http_stop(s.http);
+    pl_http_stop(s.http); /* before the stream: /metrics reads its counters */
+    pl_stream_stop(s.stream);
     pl_nflog_close(s.nflog);
     pl_ifnames_close(s.ifnames);
     pl_domains_free(s.domains);
