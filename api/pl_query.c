@@ -303,7 +303,7 @@ static void format_time(char *out, size_t size, int64_t sec, uint32_t nsec)
         char frac[16];
         snprintf(frac, sizeof(frac), ".%09u", (unsigned)nsec);
         size_t len = strlen(frac);
-        while (frac[len - 1] == '0')
+        while (len > 1 && frac[len - 1] == '0')
             frac[--len] = '\0';
         snprintf(out + n, size - (size_t)n, "%sZ", frac);
     } else {

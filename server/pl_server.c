@@ -56,6 +56,8 @@ struct server {
     _Atomic uint64_t oom_drops;
     int64_t last_drop_log;
     uint64_t drops_logged;
+    uint64_t parse_errors_logged;
+    _Atomic uint64_t dns_entries; /* pl_domains is the NFLOG thread's: a copy for /metrics */
 };
 
 static void realtime(int64_t *sec, uint32_t *nsec)
@@ -71,6 +73,7 @@ static void learn_answer(void *ctx, const char *name, size_t name_len, const uin
 {
     struct server *s = ctx;
     pl_domains_learn(s->domains, addr, addr_len, name, name_len, ttl, s->now_sec);
+    atomic_store_explicit(&s->dns_entries, pl_domains_count(s->domains), memory_order_relaxed);
 }
 
 static void on_packet(void *ctx, const struct pl_nflog_packet *np)
@@ -142,20 +145,27 @@ static void on_packet(void *ctx, const struct pl_nflog_packet *np)
 }
 
 /* Kernel drops are logged at most every 10 s, with the count since. */
+/* Kernel drops and unparsable messages are logged at most every 10 s,
+ * with the counts since the last report (the totals are in /metrics). */
 static void log_drops(struct server *s)
 {
     struct pl_nflog_stats st;
     pl_nflog_stats(s->nflog, &st);
-    if (st.kernel_drops == s->drops_logged)
+    if (st.kernel_drops == s->drops_logged && st.parse_errors == s->parse_errors_logged)
         return;
     int64_t now = time(NULL);
     if (now - s->last_drop_log < 10)
         return;
-    fprintf(stderr,
-            "packet_logs: the kernel dropped NFLOG messages (ENOBUFS) %llu times since the "
-            "last report; raise --rcvbuf or --qthreshold\n",
-            (unsigned long long)(st.kernel_drops - s->drops_logged));
+    if (st.kernel_drops != s->drops_logged)
+        fprintf(stderr,
+                "packet_logs: the kernel dropped NFLOG messages (ENOBUFS) %llu times since the "
+                "last report; raise --rcvbuf or --qthreshold\n",
+                (unsigned long long)(st.kernel_drops - s->drops_logged));
+    if (st.parse_errors != s->parse_errors_logged)
+        fprintf(stderr, "packet_logs: %llu NFLOG messages did not parse since the last report\n",
+                (unsigned long long)(st.parse_errors - s->parse_errors_logged));
     s->drops_logged = st.kernel_drops;
+    s->parse_errors_logged = st.parse_errors;
     s->last_drop_log = now;
 }
 
@@ -223,7 +233,8 @@ static void write_metrics(void *ctx, struct pl_json *out)
            "Records stream clients missed by falling behind the history.",
            s->stream ? pl_stream_dropped_total(s->stream) : 0);
     metric(out, "packet_logs_dns_cache_entries", "gauge",
-           "Addresses remembered from DNS answers.", 0);
+           "Addresses remembered from DNS answers.",
+           atomic_load_explicit(&s->dns_entries, memory_order_relaxed));
 }
 
 static void to_http(void *ctx, int fd, const struct sockaddr *addr, socklen_t len)
