@@ -3,6 +3,7 @@
 # NET_ADMIN (NFLOG, --rules) and the host's network:
 #   docker build -t packet_logs .
 #   docker run --rm --network host --cap-add NET_ADMIN packet_logs --rules
+#   docker exec -it CONTAINER stream-json-logs > log.json   (as SPR's)
 FROM debian:12-slim AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential cmake pkg-config \
@@ -16,12 +17,13 @@ COPY parser parser
 COPY server server
 COPY api api
 COPY web web
+COPY tools tools
 RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release \
- && cmake --build build -j "$(nproc)" --target packet_logs \
- && install -m 0755 build/packet_logs /usr/local/bin/packet_logs
+ && cmake --build build -j "$(nproc)" --target packet_logs stream-json-logs \
+ && install -m 0755 build/packet_logs build/tools/stream-json-logs /usr/local/bin/
 
 FROM debian:12-slim
-COPY --from=build /usr/local/bin/packet_logs /usr/local/bin/packet_logs
+COPY --from=build /usr/local/bin/packet_logs /usr/local/bin/stream-json-logs /usr/local/bin/
 # the capability lives on the file, set here: COPY may not keep xattrs
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libnetfilter-log1 libmicrohttpd12 \
