@@ -467,6 +467,19 @@ int pl_packet_decode(struct pl_packet *pkt, const uint8_t *data, size_t len)
     return fail(pkt, "too many nested layers");
 }
 
+int pl_packet_not_ip(struct pl_packet *pkt, const uint8_t *data, size_t len, uint16_t ethertype)
+{
+    memset(pkt, 0, sizeof(*pkt));
+    pkt->data = data;
+    pkt->len = len;
+    const char *name = ethertype == 0x0806   ? " (ARP)"
+                       : ethertype == 0x8035 ? " (RARP)"
+                       : ethertype == 0x8100 ? " (802.1Q)"
+                       : ethertype == 0x88cc ? " (LLDP)"
+                                             : "";
+    return fail(pkt, "not an IP packet: ethertype 0x%04x%s, %zu bytes", ethertype, name, len);
+}
+
 const char *pl_packet_layer_key(enum pl_layer layer)
 {
     static const char *const keys[PL_LAYER_COUNT] = {

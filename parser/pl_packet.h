@@ -82,6 +82,10 @@ struct pl_packet {
  * layer decoded, -1 when pkt->error is set. pkt borrows data. */
 int pl_packet_decode(struct pl_packet *pkt, const uint8_t *data, size_t len);
 
+/* For a packet that is not IP (a bridge-family rule logs ARP and others):
+ * fills *pkt with no layers and an error naming the ethertype. Returns -1. */
+int pl_packet_not_ip(struct pl_packet *pkt, const uint8_t *data, size_t len, uint16_t ethertype);
+
 /* Writes the record of a decoded packet as one JSON object: the layers in
  * SPR's order, then RecentDomainSrc/Dst when non-NULL and non-empty, Prefix,
  * Action, Timestamp, InDev, OutDev, Seq (when seq is nonzero) and Error. */

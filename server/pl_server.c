@@ -104,7 +104,11 @@ static void on_packet(void *ctx, const struct pl_nflog_packet *np)
     }
 
     struct pl_packet pkt;
-    if (pl_packet_decode(&pkt, np->payload, np->payload_len) < 0)
+    /* inet rules log IP only; a bridge rule also logs ARP and the like */
+    int ip = np->hw_protocol == 0 || np->hw_protocol == 0x0800 || np->hw_protocol == 0x86dd;
+    int rc = ip ? pl_packet_decode(&pkt, np->payload, np->payload_len)
+                : pl_packet_not_ip(&pkt, np->payload, np->payload_len, np->hw_protocol);
+    if (rc < 0)
         atomic_fetch_add_explicit(&s->decode_errors, 1, memory_order_relaxed);
     const struct pl_span *dns = &pkt.layer[PL_LAYER_DNS];
     if (dns->present)

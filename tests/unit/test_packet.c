@@ -155,11 +155,25 @@ static void test_ethernet_metadata(void **state)
     pl_json_fini(&w);
 }
 
+static void test_not_ip(void **state)
+{
+    (void)state;
+    static const uint8_t arp[28] = {0, 1, 8, 0, 6, 4, 0, 1};
+    struct pl_packet pkt;
+    assert_int_equal(pl_packet_not_ip(&pkt, arp, sizeof(arp), 0x0806), -1);
+    assert_string_equal(pkt.error, "not an IP packet: ethertype 0x0806 (ARP), 28 bytes");
+    for (int l = 0; l < PL_LAYER_COUNT; l++)
+        assert_false(pkt.layer[l].present);
+    assert_int_equal(pl_packet_not_ip(&pkt, NULL, 0, 0x9000), -1);
+    assert_string_equal(pkt.error, "not an IP packet: ethertype 0x9000, 0 bytes");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_walk),
         cmocka_unit_test(test_ethernet_metadata),
+        cmocka_unit_test(test_not_ip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
