@@ -26,6 +26,7 @@
 #include "pl_json.h"
 #include "pl_prefixes.h"
 #include "pl_query.h"
+#include "pl_upgrade.h"
 
 #define BODY_LIMIT 1024 /* GET needs no body; a larger one is refused (413) */
 #define BATCH 256
@@ -152,17 +153,7 @@ int pl_http_token_ok(const char *token, const char *authorization)
     const char *given = authorization + 7;
     while (*given == ' ')
         given++;
-    size_t a = strlen(token), b = strlen(given);
-    /* compare every byte of the longer, so timing does not tell the length
-     * of the matching part */
-    size_t n = a > b ? a : b;
-    unsigned char diff = (unsigned char)(a != b);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char x = i < a ? (unsigned char)token[i] : 0;
-        unsigned char y = i < b ? (unsigned char)given[i] : 0;
-        diff |= x ^ y;
-    }
-    return diff == 0;
+    return pl_upgrade_token_equal(token, given, strlen(given));
 }
 
 /* ------------------------------------------------------------ /packet_logs */
