@@ -357,7 +357,7 @@ static const struct option_spec specs[] = {
      "install SPR's log rules (table inet packet_logs; WANIF from the\n"
      "environment names the upstream interface) and remove them on exit",
      apply_rules},
-    {"max-clients", "PACKET_LOGS_MAX_CLIENTS", 1, "N", "64", "WebSocket stream clients at once",
+    {"max-clients", "PACKET_LOGS_MAX_CLIENTS", 1, "N", "128", "WebSocket stream clients at once",
      apply_max_clients},
     {"max-connections", "PACKET_LOGS_MAX_CONNECTIONS", 1, "N", "256",
      "HTTP connections at once", apply_max_connections},
@@ -416,7 +416,7 @@ static void defaults(struct pl_config *cfg)
     cfg->history_records = 50000;
     cfg->history_bytes = 64u << 20;
     cfg->dns_cache = 8192;
-    cfg->max_clients = 64;
+    cfg->max_clients = 128;
     cfg->max_connections = 256;
 }
 
