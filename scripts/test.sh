@@ -32,6 +32,9 @@ for f in "$shared"/corpus/pcap/*; do build/packet_logs decode --seq "$f"; done >
 step "integration tests: the real binaries, nftables, NFLOG in network namespaces"
 /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
 
+step "the dashboard in headless Chromium against the real server"
+node --test tests/browser/
+
 step "sanitizer build (ASan + UBSan) and the same tests"
 cmake -S . -B build-asan -DPL_WERROR=ON -DPL_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug \
   -DPL_SHARED_DIR="$shared" >/dev/null
