@@ -397,6 +397,19 @@ static const char *type_of(const char *path)
     return "application/octet-stream";
 }
 
+/* The dashboard's files: its own origin only (as its meta tag says), and
+ * never inside another site's frame, which only a header can forbid. */
+static void add_file_headers(struct MHD_Response *resp, const char *type)
+{
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, "Content-Security-Policy",
+                            "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self'; "
+                            "object-src 'none'; base-uri 'none'; form-action 'none'; "
+                            "frame-ancestors 'none'");
+}
+
 /* A file of the dashboard or the contract: from --web-root when given
  * (development), else built in. Paths with ".." never reach the disk. */
 static enum MHD_Result serve_file(struct pl_http *h, struct MHD_Connection *conn,
@@ -415,8 +428,7 @@ static enum MHD_Result serve_file(struct pl_http *h, struct MHD_Connection *conn
                 close(fd);
                 return MHD_NO;
             }
-            MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type_of(path));
-            MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+            add_file_headers(resp, type_of(path));
             enum MHD_Result rc = MHD_queue_response(conn, MHD_HTTP_OK, resp);
             MHD_destroy_response(resp);
             return rc;
@@ -439,9 +451,7 @@ static enum MHD_Result serve_file(struct pl_http *h, struct MHD_Connection *conn
         MHD_create_response_from_buffer(f->size, (void *)f->data, MHD_RESPMEM_PERSISTENT);
     if (!resp)
         return MHD_NO;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, f->content_type);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    add_file_headers(resp, f->content_type);
     enum MHD_Result rc = MHD_queue_response(conn, MHD_HTTP_OK, resp);
     MHD_destroy_response(resp);
     return rc;
