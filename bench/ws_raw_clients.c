@@ -32,6 +32,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ws_messages.h"
+
 #define MAX_CLIENTS 4096
 #define IN_FLIGHT 16
 #define MESSAGE_MAX 65536
@@ -62,66 +64,13 @@ static const char *g_path;
 static volatile sig_atomic_t interrupted;
 static uint64_t start_ns, first_msg_ns, last_msg_ns;
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void on_signal(int sig)
 {
     (void)sig;
     interrupted = 1;
 }
 
-/* ---- the Seq checks, as in ws_clients.c */
-
-static uint64_t last_seq_of(const char *m, size_t len)
-{
-    static const char key[] = "\"Seq\":";
-    const size_t k = sizeof(key) - 1;
-    if (len < k + 1)
-        return 0;
-    for (size_t i = len - k - 1;; i--) {
-        if (m[i] == '"' && !memcmp(m + i, key, k)) {
-            const char *p = m + i + k, *end = m + len;
-            while (p < end && *p == ' ')
-                p++;
-            uint64_t v = 0;
-            int digits = 0;
-            while (p < end && *p >= '0' && *p <= '9' && digits < 20) {
-                v = v * 10 + (uint64_t)(*p++ - '0');
-                digits++;
-            }
-            return digits ? v : 0;
-        }
-        if (i == 0)
-            return 0;
-    }
-}
-
-static int dropped_of(const char *m, size_t len, uint64_t *n)
-{
-    const char *p = m, *end = m + len;
-    while (p < end && *p == ' ')
-        p++;
-    if (end - p < 12 || memcmp(p, "{\"Dropped\"", 10))
-        return 0;
-    p += 10;
-    while (p < end && (*p == ' ' || *p == ':'))
-        p++;
-    uint64_t v = 0;
-    int digits = 0;
-    while (p < end && *p >= '0' && *p <= '9' && digits < 20) {
-        v = v * 10 + (uint64_t)(*p++ - '0');
-        digits++;
-    }
-    if (!digits)
-        return 0;
-    *n = v;
-    return 1;
-}
+/* ---- the Seq checks (the scans are in ws_messages.h) */
 
 static void message(struct client *c, const char *m, size_t len, uint64_t t)
 {
