@@ -102,6 +102,8 @@ static int all_tchar(struct span s)
 /* Nonzero when the comma-separated list s holds `word` (any case). */
 static int list_has(struct span s, const char *word)
 {
+    if (!s.p)
+        return 0; /* the header is absent (arithmetic on NULL is undefined) */
     size_t i = 0;
     while (i <= s.n) {
         size_t j = i;

@@ -54,7 +54,16 @@ build-fuzz/fuzz_decoder -max_total_time="$fuzz_seconds" -max_len=9000 -timeout=1
   "$corpus" tests/fuzz/regression 2>build-fuzz/fuzz.log || {
   tail -40 build-fuzz/fuzz.log; echo "fuzzing found a crash: see build-fuzz/findings" >&2; exit 1; }
 grep -E '^stat::number_of_executed_units|^Done' build-fuzz/fuzz.log || true
-echo "fuzz: 1 passed, 0 failed"
+
+step "fuzzing the stream's gate (request heads, query strings) for ${fuzz_seconds}s"
+cmake --build build-fuzz -j "$jobs" --target fuzz_upgrade
+mkdir -p build-fuzz/corpus-upgrade
+build-fuzz/fuzz_upgrade -max_total_time="$fuzz_seconds" -max_len=4096 -timeout=10 \
+  -artifact_prefix=build-fuzz/findings/ -print_final_stats=1 \
+  build-fuzz/corpus-upgrade tests/fuzz/upgrade_seeds 2>build-fuzz/fuzz-upgrade.log || {
+  tail -40 build-fuzz/fuzz-upgrade.log; echo "fuzzing found a crash: see build-fuzz/findings" >&2; exit 1; }
+grep -E '^stat::number_of_executed_units|^Done' build-fuzz/fuzz-upgrade.log || true
+echo "fuzz: 2 passed, 0 failed"
 
 echo
 echo "all tests passed"
