@@ -230,6 +230,8 @@ NUMBER_OPTION(apply_dns_cache, dns_cache, size_t, 1, 10000000, "the DNS answer c
 NUMBER_OPTION(apply_max_clients, max_clients, unsigned, 1, 100000, "the stream client limit")
 NUMBER_OPTION(apply_max_connections, max_connections, unsigned, 1, 100000,
               "the HTTP connection limit")
+NUMBER_OPTION(apply_head_timeout, head_timeout_ms, unsigned, 100, 600000,
+              "the request head timeout (ms)")
 
 static int apply_token_file(struct pl_config *cfg, const char *value, char *why, size_t why_len)
 {
@@ -361,6 +363,10 @@ static const struct option_spec specs[] = {
      apply_max_clients},
     {"max-connections", "PACKET_LOGS_MAX_CONNECTIONS", 1, "N", "256",
      "HTTP connections at once", apply_max_connections},
+    {"head-timeout", "PACKET_LOGS_HEAD_TIMEOUT", 1, "MS", "10000",
+     "a connection must send its request head within this many ms (else\n"
+     "408 and closed: a client that sends nothing holds no thread)",
+     apply_head_timeout},
     {"web-root", "PACKET_LOGS_WEB_ROOT", 1, "DIR", "built in",
      "serve the dashboard's files from DIR (development)", apply_web_root},
     {"quiet", "PACKET_LOGS_QUIET", 0, NULL, "off", "log only warnings and errors", apply_quiet},
@@ -418,6 +424,7 @@ static void defaults(struct pl_config *cfg)
     cfg->dns_cache = 8192;
     cfg->max_clients = 128;
     cfg->max_connections = 256;
+    cfg->head_timeout_ms = 10000;
 }
 
 static int apply(struct pl_config *cfg, const struct option_spec *s, const char *value,

@@ -29,6 +29,7 @@ struct pl_config {
     char wanif[32];         /* WANIF for --rules, from the environment */
     unsigned max_clients;   /* WebSocket stream clients */
     unsigned max_connections; /* HTTP connections */
+    unsigned head_timeout_ms; /* a request head must arrive within it */
     char web_root[256];     /* serve web/ from here instead of the binary */
     int quiet;
 };

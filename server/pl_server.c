@@ -342,6 +342,7 @@ int pl_server_run(const struct pl_config *cfg)
         .http = to_http,
         .websocket = to_stream,
         .ctx = &s,
+        .head_timeout_ms = cfg->head_timeout_ms,
     };
     if (pl_dispatch_start(&s.dispatch, &dispatch, err, sizeof(err)) < 0) {
         fprintf(stderr, "packet_logs: --listen: %s\n", err);
