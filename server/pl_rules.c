@@ -80,18 +80,27 @@ static int check_wanif(const char *wanif, char *err, size_t errlen)
     return -EINVAL;
 }
 
-int pl_rules_format(char *out, size_t size, const char *wanif, uint16_t group)
+int pl_rules_format(char *out, size_t size, const char *wanif, uint16_t group, uint16_t own_port)
 {
     if (wanif && !*wanif)
         wanif = NULL;
     if (wanif && check_wanif(wanif, NULL, 0) < 0)
         return -EINVAL;
+    /* Not logged: loopback (the machine talking to itself, the dashboard
+     * on 127.0.0.1 among it) and packet_logs' own port. Each streamed
+     * record makes the client acknowledge it; logging those packets would
+     * feed the log with itself. */
+    char own[64] = "";
+    if (own_port)
+        snprintf(own, sizeof(own), "\t\ttcp dport %u return\n", own_port);
     int n;
     if (wanif)
         n = snprintf(out, size,
                      "table " TABLE " {\n"
                      "\tchain input {\n"
                      "\t\ttype filter hook input priority filter - 1; policy accept;\n"
+                     "\t\tiifname \"lo\" return\n"
+                     "%s"
                      "\t\tiifname \"%s\" log prefix \"wan:in \" group %u\n"
                      "\t\tiifname != \"%s\" log prefix \"lan:in \" group %u\n"
                      "\t}\n"
@@ -102,12 +111,14 @@ int pl_rules_format(char *out, size_t size, const char *wanif, uint16_t group)
                      "\t\toifname != \"%s\" log prefix \"lan:out \" group %u\n"
                      "\t}\n"
                      "}\n",
-                     wanif, group, wanif, group, wanif, group, wanif, group);
+                     own, wanif, group, wanif, group, wanif, group, wanif, group);
     else
         n = snprintf(out, size,
                      "table " TABLE " {\n"
                      "\tchain input {\n"
                      "\t\ttype filter hook input priority filter - 1; policy accept;\n"
+                     "\t\tiifname \"lo\" return\n"
+                     "%s"
                      "\t\tlog prefix \"lan:in \" group %u\n"
                      "\t}\n"
                      "\n"
@@ -116,7 +127,7 @@ int pl_rules_format(char *out, size_t size, const char *wanif, uint16_t group)
                      "\t\tlog prefix \"lan:out \" group %u\n"
                      "\t}\n"
                      "}\n",
-                     group, group);
+                     own, group, group);
     if (n < 0 || (size_t)n >= size)
         return -ENOSPC;
     return n;
@@ -197,13 +208,13 @@ out:
     return ret;
 }
 
-int pl_rules_install(const char *wanif, uint16_t group, char *err, size_t errlen)
+int pl_rules_install(const char *wanif, uint16_t group, uint16_t own_port, char *err, size_t errlen)
 {
     if (wanif && *wanif && check_wanif(wanif, err, errlen) < 0)
         return -EINVAL;
     char batch[2048] = RESET;
     size_t reset_len = strlen(batch);
-    int n = pl_rules_format(batch + reset_len, sizeof(batch) - reset_len, wanif, group);
+    int n = pl_rules_format(batch + reset_len, sizeof(batch) - reset_len, wanif, group, own_port);
     if (n < 0) {
         set_err(err, errlen, "nftables: the ruleset does not fit (%s)", strerror(-n));
         return n;

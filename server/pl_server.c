@@ -354,7 +354,8 @@ int pl_server_run(const struct pl_config *cfg)
     }
     thread_started = 1;
     if (cfg->rules) {
-        if (pl_rules_install(cfg->wanif[0] ? cfg->wanif : NULL, cfg->nflog.groups[0].group, err,
+        if (pl_rules_install(cfg->wanif[0] ? cfg->wanif : NULL, cfg->nflog.groups[0].group,
+                             pl_dispatch_port(s.dispatch), err,
                              sizeof(err)) < 0) {
             fprintf(stderr, "packet_logs: --rules: %s\n", err);
             goto out;

@@ -31,6 +31,7 @@ static bool in_netns; /* unshare(CLONE_NEWNET) worked */
 static const char RULES_WAN[] = "table inet packet_logs {\n"
                                 "\tchain input {\n"
                                 "\t\ttype filter hook input priority filter - 1; policy accept;\n"
+                                "\t\tiifname \"lo\" return\n"
                                 "\t\tiifname \"eth0\" log prefix \"wan:in \" group 0\n"
                                 "\t\tiifname != \"eth0\" log prefix \"lan:in \" group 0\n"
                                 "\t}\n"
@@ -46,6 +47,8 @@ static const char RULES_WAN_GROUP[] =
     "table inet packet_logs {\n"
     "\tchain input {\n"
     "\t\ttype filter hook input priority filter - 1; policy accept;\n"
+    "\t\tiifname \"lo\" return\n"
+    "\t\ttcp dport 8080 return\n"
     "\t\tiifname \"ppp0.7\" log prefix \"wan:in \" group 65535\n"
     "\t\tiifname != \"ppp0.7\" log prefix \"lan:in \" group 65535\n"
     "\t}\n"
@@ -60,6 +63,7 @@ static const char RULES_WAN_GROUP[] =
 static const char RULES_LAN[] = "table inet packet_logs {\n"
                                 "\tchain input {\n"
                                 "\t\ttype filter hook input priority filter - 1; policy accept;\n"
+                                "\t\tiifname \"lo\" return\n"
                                 "\t\tlog prefix \"lan:in \" group 2\n"
                                 "\t}\n"
                                 "\n"
@@ -75,12 +79,13 @@ static const char RULES_LAN[] = "table inet packet_logs {\n"
 static const struct {
     const char *wanif;
     uint16_t group;
+    uint16_t own_port; /* packet_logs' port, not logged; 0: none */
     const char *expect;
 } formats[] = {
-    {"eth0", 0, RULES_WAN},
-    {"ppp0.7", 65535, RULES_WAN_GROUP},
-    {NULL, 2, RULES_LAN},
-    {"", 2, RULES_LAN}, /* WANIF= set but empty: as if unset */
+    {"eth0", 0, 0, RULES_WAN},
+    {"ppp0.7", 65535, 8080, RULES_WAN_GROUP},
+    {NULL, 2, 0, RULES_LAN},
+    {"", 2, 0, RULES_LAN}, /* WANIF= set but empty: as if unset */
 };
 
 static void test_format(void **state)
@@ -88,15 +93,22 @@ static void test_format(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
         char out[2048];
-        int n = pl_rules_format(out, sizeof(out), formats[i].wanif, formats[i].group);
+        int n = pl_rules_format(out, sizeof(out), formats[i].wanif, formats[i].group,
+                                formats[i].own_port);
         assert_int_equal(n, strlen(formats[i].expect));
         assert_string_equal(out, formats[i].expect);
 
         /* Exactly enough room, and one byte short of it. */
         size_t len = (size_t)n;
-        assert_int_equal(pl_rules_format(out, len + 1, formats[i].wanif, formats[i].group), n);
-        assert_int_equal(pl_rules_format(out, len, formats[i].wanif, formats[i].group), -ENOSPC);
-        assert_int_equal(pl_rules_format(NULL, 0, formats[i].wanif, formats[i].group), -ENOSPC);
+        assert_int_equal(
+            pl_rules_format(out, len + 1, formats[i].wanif, formats[i].group, formats[i].own_port),
+            n);
+        assert_int_equal(
+            pl_rules_format(out, len, formats[i].wanif, formats[i].group, formats[i].own_port),
+            -ENOSPC);
+        assert_int_equal(
+            pl_rules_format(NULL, 0, formats[i].wanif, formats[i].group, formats[i].own_port),
+            -ENOSPC);
     }
 }
 
@@ -134,7 +146,7 @@ static void test_wanif_accepted(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof(good_wanifs) / sizeof(good_wanifs[0]); i++) {
         char out[2048];
-        int n = pl_rules_format(out, sizeof(out), good_wanifs[i], 0);
+        int n = pl_rules_format(out, sizeof(out), good_wanifs[i], 0, 0);
         assert_true(n > 0);
         char want[64];
         snprintf(want, sizeof(want), "iifname \"%s\" log", good_wanifs[i]);
@@ -148,16 +160,16 @@ static void test_wanif_refused(void **state)
     for (size_t i = 0; i < sizeof(bad_wanifs) / sizeof(bad_wanifs[0]); i++) {
         char out[2048];
         print_message("bad WANIF #%zu\n", i);
-        assert_int_equal(pl_rules_format(out, sizeof(out), bad_wanifs[i], 0), -EINVAL);
+        assert_int_equal(pl_rules_format(out, sizeof(out), bad_wanifs[i], 0, 0), -EINVAL);
         /* Refused before libnftables is asked: no root needed. */
         char err[256] = "";
-        assert_int_equal(pl_rules_install(bad_wanifs[i], 0, err, sizeof(err)), -EINVAL);
+        assert_int_equal(pl_rules_install(bad_wanifs[i], 0, 0, err, sizeof(err)), -EINVAL);
         assert_non_null(strstr(err, "WANIF"));
         assert_null(strchr(err, '\n'));
         /* A NULL or tiny err is fine. */
-        assert_int_equal(pl_rules_install(bad_wanifs[i], 0, NULL, 0), -EINVAL);
+        assert_int_equal(pl_rules_install(bad_wanifs[i], 0, 0, NULL, 0), -EINVAL);
         char tiny[4];
-        assert_int_equal(pl_rules_install(bad_wanifs[i], 0, tiny, sizeof(tiny)), -EINVAL);
+        assert_int_equal(pl_rules_install(bad_wanifs[i], 0, 0, tiny, sizeof(tiny)), -EINVAL);
         assert_int_equal(strlen(tiny), 3);
     }
 }
@@ -208,26 +220,26 @@ static void test_install_and_remove(void **state)
     need_netns();
     char out[8192], err[512] = "";
 
-    assert_int_equal(pl_rules_install("eth0", 0, err, sizeof(err)), 0);
+    assert_int_equal(pl_rules_install("eth0", 0, 0, err, sizeof(err)), 0);
     assert_string_equal(err, "");
     assert_int_equal(list_table(out, sizeof(out)), 0);
     /* nft prints the table back in the form pl_rules_format writes it. */
     assert_string_equal(out, RULES_WAN);
 
     /* Again: replaced, not doubled. */
-    assert_int_equal(pl_rules_install("eth0", 0, err, sizeof(err)), 0);
+    assert_int_equal(pl_rules_install("eth0", 0, 0, err, sizeof(err)), 0);
     assert_int_equal(list_table(out, sizeof(out)), 0);
     assert_string_equal(out, RULES_WAN);
     assert_int_equal(count(out, "log prefix"), 4);
 
     /* Another WANIF and group: the old rules are gone. */
-    assert_int_equal(pl_rules_install("ppp0.7", 65535, err, sizeof(err)), 0);
+    assert_int_equal(pl_rules_install("ppp0.7", 65535, 8080, err, sizeof(err)), 0);
     assert_int_equal(list_table(out, sizeof(out)), 0);
     assert_string_equal(out, RULES_WAN_GROUP);
     assert_int_equal(count(out, "eth0"), 0);
 
     /* Without WANIF. */
-    assert_int_equal(pl_rules_install(NULL, 2, err, sizeof(err)), 0);
+    assert_int_equal(pl_rules_install(NULL, 2, 0, err, sizeof(err)), 0);
     assert_int_equal(list_table(out, sizeof(out)), 0);
     assert_string_equal(out, RULES_LAN);
 
@@ -254,8 +266,8 @@ static void test_install_every_good_wanif(void **state)
     need_netns();
     for (size_t i = 0; i < sizeof(good_wanifs) / sizeof(good_wanifs[0]); i++) {
         char expect[2048], out[8192], err[512] = "";
-        assert_true(pl_rules_format(expect, sizeof(expect), good_wanifs[i], 1) > 0);
-        assert_int_equal(pl_rules_install(good_wanifs[i], 1, err, sizeof(err)), 0);
+        assert_true(pl_rules_format(expect, sizeof(expect), good_wanifs[i], 1, 0) > 0);
+        assert_int_equal(pl_rules_install(good_wanifs[i], 1, 0, err, sizeof(err)), 0);
         assert_string_equal(err, "");
         assert_int_equal(list_table(out, sizeof(out)), 0);
         assert_string_equal(out, expect);
@@ -278,7 +290,7 @@ static void test_refused_by_kernel(void **state)
         char msg[512] = "";
         int rc[2] = {1, 1};
         if (setgid(65534) == 0 && setuid(65534) == 0) {
-            rc[0] = pl_rules_install("eth0", 0, msg, sizeof(msg));
+            rc[0] = pl_rules_install("eth0", 0, 0, msg, sizeof(msg));
             rc[1] = pl_rules_remove(NULL, 0);
         }
         if (write(fds[1], rc, sizeof(rc)) != sizeof(rc) ||
