@@ -143,8 +143,11 @@ int pl_decode_main(int argc, char **argv)
             }
         }
         if (rc == -1 && status == 0) {
-            /* a capture cut short: what was read is printed, the rest named */
-            fprintf(stderr, "packet_logs decode: %s: %s\n", path, pcap_geterr(pcap));
+            /* a capture cut short: what was read is printed, the rest named,
+             * and the exit status says the output is incomplete */
+            fprintf(stderr, "packet_logs decode: %s: %s (the records before it were printed)\n",
+                    path, pcap_geterr(pcap));
+            status = 1;
         }
         pcap_close(pcap);
     }

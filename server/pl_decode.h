@@ -8,8 +8,9 @@
 #define PL_DECODE_H
 
 /* Runs the command with argv[0] == "decode". Returns the process exit
- * status: 0 done, 2 bad usage or a file that is missing or no capture,
- * 1 an output error. */
+ * status: 0 done, 2 bad usage or a file that is missing, no capture or of
+ * another link type, 1 a capture cut short (its records up to the cut are
+ * printed) or an output error. */
 int pl_decode_main(int argc, char **argv);
 
 #endif

@@ -1,0 +1,91 @@
+"""`packet_logs decode`: the decoder over a capture, as people and the
+benchmarks use it. Its output is checked record by record against the
+reference by tests/parity; here: flags, exit statuses and messages."""
+import json
+import os
+import struct
+import subprocess
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BINARY = os.environ.get("PACKET_LOGS_BINARY", os.path.join(REPO, "build", "packet_logs"))
+CORPUS = os.path.join(REPO, "..", "shared", "corpus", "pcap")
+SAMPLE = os.path.join(CORPUS, "dhcp-rfc5859.pcap")
+
+
+def decode(*args):
+    return subprocess.run([BINARY, "decode", *args], capture_output=True, text=True, timeout=60)
+
+
+def pcap(path, linktype, packets):
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, linktype))
+        for i, data in enumerate(packets):
+            f.write(struct.pack("<IIII", 1764201600 + i, 250000, len(data), len(data)))
+            f.write(data)
+
+
+UDP4 = bytes.fromhex("4500001e0001000040110000c0000201c0000202303900350000000a6869")
+ETHER = bytes.fromhex("0200000000010200000000020800") + UDP4
+
+
+def test_flags_fill_the_metadata(tmp_path):
+    f = tmp_path / "raw.pcap"
+    pcap(f, 101, [UDP4, UDP4])  # LINKTYPE_RAW
+    r = decode("--prefix", "drop:input ", "--action", "blocked", "--indev", "wan0",
+               "--outdev", "lan0", "--seq", str(f))
+    assert r.returncode == 0, r.stderr
+    recs = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [x["Seq"] for x in recs] == [1, 2]
+    assert recs[0]["Prefix"] == "drop:input " and recs[0]["Action"] == "blocked"
+    assert recs[0]["InDev"] == "wan0" and recs[0]["OutDev"] == "lan0"
+    assert recs[0]["Timestamp"] == "2025-11-27T00:00:00.25Z"
+    assert "Ethernet" not in recs[0] and recs[0]["IP"]["SrcIP"] == "192.0.2.1"
+
+
+def test_ethernet_frames_give_their_macs_and_other_ethertypes_are_skipped(tmp_path):
+    f = tmp_path / "eth.pcap"
+    arp = bytes.fromhex("ffffffffffff020000000002" "0806") + bytes(28)
+    pcap(f, 1, [ETHER, arp, ETHER])
+    r = decode(str(f))
+    assert r.returncode == 0, r.stderr
+    recs = [json.loads(line) for line in r.stdout.splitlines()]
+    assert len(recs) == 2  # the ARP frame: no inet rule sees it
+    assert recs[0]["Ethernet"] == {"SrcMAC": "02:00:00:00:00:02", "DstMAC": "02:00:00:00:00:01",
+                                   "HwType": 1}
+    assert recs[0]["Prefix"] == "lan:in " and recs[0]["InDev"] == "eth0"
+
+
+@pytest.mark.parametrize("make, words", [
+    (None, "No such file"),
+    (lambda p: p.write_text("not a capture\n"), "unknown file format"),
+    (lambda p: pcap(p, 113, [UDP4]), "link type"),  # Linux cooked capture
+])
+def test_a_file_that_is_no_usable_capture_exits_2_with_a_message(tmp_path, make, words):
+    f = tmp_path / "bad.pcap"
+    if make:
+        make(f)
+    r = decode(str(f))
+    assert r.returncode == 2
+    assert words in r.stderr and r.stdout == ""
+
+
+def test_a_capture_cut_short_prints_what_it_has_and_exits_1(tmp_path):
+    whole = tmp_path / "whole.pcap"
+    pcap(whole, 101, [UDP4, UDP4, UDP4])
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(data[:-10])
+    r = decode(str(cut))
+    assert r.returncode == 1
+    assert len(r.stdout.splitlines()) == 2
+    assert "truncated" in r.stderr and "printed" in r.stderr
+
+
+def test_usage_errors_exit_2_and_help_exits_0():
+    assert decode().returncode == 2
+    assert decode("--repeat", "0", SAMPLE).returncode == 2
+    assert decode("--bogus", SAMPLE).returncode == 2
+    r = decode("--help")
+    assert r.returncode == 0 and "usage: packet_logs decode" in r.stdout
