@@ -27,7 +27,8 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
+
+from benchlib import cpu_seconds, netns_cmd, sh
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 NS = f"plbench{os.getpid()}"
@@ -35,19 +36,8 @@ GROUP = 5
 PORT = 5001
 
 
-def sh(*args, check=True, **kw):
-    return subprocess.run(list(args), check=check, **kw)
-
-
 def in_ns(*args):
-    return ["ip", "netns", "exec", NS, *args]
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    tick = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return netns_cmd(NS, *args)
 
 
 def flood(binary, rate, seconds):

@@ -57,6 +57,8 @@ import tempfile
 import threading
 import time
 
+from benchlib import cpu_seconds, netns_cmd, sh
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 NS = f"plstream{os.getpid()}"
 GROUP = 0
@@ -67,19 +69,8 @@ MAGIC = b"PLSB"
 LATENCY_TARGET_MS = 50.0
 
 
-def sh(*args, check=True, **kw):
-    return subprocess.run(list(args), check=check, **kw)
-
-
 def in_ns(*args):
-    return ["ip", "netns", "exec", NS, *args]
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    tick = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return netns_cmd(NS, *args)
 
 
 def machine_busy():

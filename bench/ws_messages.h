@@ -1,7 +1,8 @@
 /*
  * ws_messages.h: what the benchmark's stream clients (ws_clients.c with
  * libwebsockets, ws_raw_clients.c with epoll) read out of each message: its
- * Seq, or the N of a {"Dropped": N} notice; and a monotonic clock. A cheap
+ * Seq, or the N of a {"Dropped": N} notice, and the count of both; and a
+ * monotonic clock. A cheap
  * string scan, not a JSON parse: the clients must outrun the server.
  */
 #ifndef WS_MESSAGES_H
@@ -65,6 +66,45 @@ static int dropped_of(const char *m, size_t len, uint64_t *n)
         return 0;
     *n = v;
     return 1;
+}
+
+/* What a client has seen of the stream: records, Dropped notices, and any
+ * gap or step back in the Seqs once the announced drops are counted. */
+struct seq_count {
+    uint64_t records, dropped, dropped_notices;
+    uint64_t gaps, gap_records, backwards, unparsed;
+    uint64_t first_seq, last_seq, pending_dropped;
+};
+
+/* Counts one text message m of len bytes. */
+static void seq_count_message(struct seq_count *k, const char *m, size_t len)
+{
+    uint64_t n;
+    if (dropped_of(m, len, &n)) {
+        k->dropped += n;
+        k->dropped_notices++;
+        k->pending_dropped += n;
+        return;
+    }
+    uint64_t seq = last_seq_of(m, len);
+    if (!seq) {
+        k->unparsed++;
+        return;
+    }
+    k->records++;
+    if (!k->first_seq) {
+        k->first_seq = seq;
+    } else {
+        uint64_t want = k->last_seq + 1 + k->pending_dropped;
+        if (seq > want) {
+            k->gaps++;
+            k->gap_records += seq - want;
+        } else if (seq < want) {
+            k->backwards++;
+        }
+    }
+    k->pending_dropped = 0;
+    k->last_seq = seq;
 }
 
 #endif

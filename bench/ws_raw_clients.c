@@ -47,9 +47,7 @@ struct client {
     int index, fd;
     enum state state;
     int ever_open, closed, failed, attempts, close_code;
-    uint64_t records, dropped, dropped_notices;
-    uint64_t gaps, gap_records, backwards, unparsed;
-    uint64_t first_seq, last_seq, pending_dropped;
+    struct seq_count seq;
     uint64_t last_ns, retry_at;
     unsigned char *in; /* received bytes not yet parsed */
     size_t in_len;
@@ -74,36 +72,11 @@ static void on_signal(int sig)
 
 static void message(struct client *c, const char *m, size_t len, uint64_t t)
 {
-    uint64_t n;
     c->last_ns = t;
     if (!first_msg_ns)
         first_msg_ns = t;
     last_msg_ns = t;
-    if (dropped_of(m, len, &n)) {
-        c->dropped += n;
-        c->dropped_notices++;
-        c->pending_dropped += n;
-        return;
-    }
-    uint64_t seq = last_seq_of(m, len);
-    if (!seq) {
-        c->unparsed++;
-        return;
-    }
-    c->records++;
-    if (!c->first_seq) {
-        c->first_seq = seq;
-    } else {
-        uint64_t want = c->last_seq + 1 + c->pending_dropped;
-        if (seq > want) {
-            c->gaps++;
-            c->gap_records += seq - want;
-        } else if (seq < want) {
-            c->backwards++;
-        }
-    }
-    c->pending_dropped = 0;
-    c->last_seq = seq;
+    seq_count_message(&c->seq, m, len);
 }
 
 /* ---- connections */
@@ -262,7 +235,7 @@ static int parse_frames(struct client *c, uint64_t t)
             }
             if (fin) {
                 if (c->msg_len > MESSAGE_MAX)
-                    c->unparsed++;
+                    c->seq.unparsed++;
                 else
                     message(c, c->msg, c->msg_len, t);
                 c->in_fragments = 0;
@@ -404,8 +377,8 @@ int main(int argc, char **argv)
         if (t >= next_tick) {
             uint64_t records = 0, dropped = 0;
             for (int i = 0; i < n_clients; i++) {
-                records += clients[i].records;
-                dropped += clients[i].dropped;
+                records += clients[i].seq.records;
+                dropped += clients[i].seq.dropped;
             }
             printf("progress %llu %llu %llu\n", (unsigned long long)t, (unsigned long long)records,
                    (unsigned long long)dropped);
@@ -432,8 +405,8 @@ int main(int argc, char **argv)
     printf("{\"clients\":%d,\"per_client\":[", n_clients);
     for (int i = 0; i < n_clients; i++) {
         struct client *c = &clients[i];
-        records += c->records;
-        dropped += c->dropped;
+        records += c->seq.records;
+        dropped += c->seq.dropped;
         ever_open += c->ever_open;
         closed_early += c->closed;
         failed += c->failed;
@@ -441,11 +414,11 @@ int main(int argc, char **argv)
                "\"gap_records\":%llu,\"backwards\":%llu,\"unparsed\":%llu,\"first_seq\":%llu,"
                "\"last_seq\":%llu,\"open\":%d,\"closed_early\":%d,\"close_code\":%d,"
                "\"attempts\":%d,\"last_ns\":%llu}",
-               i ? "," : "", (unsigned long long)c->records, (unsigned long long)c->dropped,
-               (unsigned long long)c->dropped_notices, (unsigned long long)c->gaps,
-               (unsigned long long)c->gap_records, (unsigned long long)c->backwards,
-               (unsigned long long)c->unparsed, (unsigned long long)c->first_seq,
-               (unsigned long long)c->last_seq, c->ever_open, c->closed, c->close_code,
+               i ? "," : "", (unsigned long long)c->seq.records, (unsigned long long)c->seq.dropped,
+               (unsigned long long)c->seq.dropped_notices, (unsigned long long)c->seq.gaps,
+               (unsigned long long)c->seq.gap_records, (unsigned long long)c->seq.backwards,
+               (unsigned long long)c->seq.unparsed, (unsigned long long)c->seq.first_seq,
+               (unsigned long long)c->seq.last_seq, c->ever_open, c->closed, c->close_code,
                c->attempts + 1, (unsigned long long)c->last_ns);
     }
     printf("],\"ever_open\":%d,\"closed_early\":%d,\"failed\":%d,\"records\":%llu,"

@@ -160,17 +160,31 @@ def free_port(ns):
 _NS_RE = re.compile(r"^pli(\d+)[rwlb]\d+$")
 
 
-def _remove_stale_namespaces():
+def remove_stale_namespaces(pattern=_NS_RE):
     """Namespaces of an earlier run of these tests whose process is gone
-    (killed before its teardown): only names of our own pattern."""
+    (killed before its teardown): only names matching pattern, whose first
+    group is the pid of the run that made them."""
     try:
         names = os.listdir("/run/netns")
     except FileNotFoundError:
         return
     for name in names:
-        m = _NS_RE.match(name)
+        m = pattern.match(name)
         if m and int(m.group(1)) != os.getpid() and not Path(f"/proc/{m.group(1)}").exists():
             sh("ip", "netns", "del", name, check=False)
+
+
+def _stream_json_logs():
+    env = os.environ.get("STREAM_JSON_LOGS")
+    if env:
+        return Path(env)
+    for p in (REPO / "build" / "tools" / "stream-json-logs", REPO / "build" / "stream-json-logs"):
+        if p.exists():
+            return p
+    return REPO / "build" / "tools" / "stream-json-logs"
+
+
+STREAM_JSON_LOGS = _stream_json_logs()
 
 
 class Topology:
@@ -577,7 +591,7 @@ def _need_root():
 @pytest.fixture(scope="session", autouse=True)
 def _stale_namespaces():
     if os.geteuid() == 0:
-        _remove_stale_namespaces()
+        remove_stale_namespaces()
 
 
 @pytest.fixture(scope="session")

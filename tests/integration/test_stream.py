@@ -143,19 +143,9 @@ def sh(*cmd, input=None, check=True):
     return res
 
 
+from conftest import remove_stale_namespaces  # noqa: E402
+
 _NS_RE = re.compile(r"^pls(\d+)n\d+$")
-
-
-def _remove_stale_namespaces():
-    """Namespaces of an earlier run of this module whose process is gone."""
-    try:
-        names = os.listdir("/run/netns")
-    except FileNotFoundError:
-        return
-    for name in names:
-        m = _NS_RE.match(name)
-        if m and int(m.group(1)) != os.getpid() and not Path(f"/proc/{m.group(1)}").exists():
-            sh("ip", "netns", "del", name, check=False)
 
 
 _ns_counter = [0]
@@ -166,7 +156,7 @@ def ns():
     if os.geteuid() != 0:
         pytest.fail("these tests need root (network namespaces, nftables, NFLOG)")
     pytest.importorskip("websockets")
-    _remove_stale_namespaces()
+    remove_stale_namespaces(_NS_RE)
     _ns_counter[0] += 1
     name = f"pls{os.getpid()}n{_ns_counter[0]}"
     sh("ip", "netns", "add", name)

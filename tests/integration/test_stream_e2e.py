@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (BINARY, OPENAPI, PY, REPO, SANITIZER_REPORT, LAN_CLIENT6,
+from conftest import (BINARY, STREAM_JSON_LOGS, OPENAPI, PY, REPO, SANITIZER_REPORT, LAN_CLIENT6,
                       LAN_ROUTER4, LAN_ROUTER6, WAN_CLIENT4, WAN_ROUTER4, WAN_ROUTER6,
                       brief, check_contract_raw, ns_sh)
 
@@ -43,17 +43,6 @@ pytest.importorskip("websockets")  # Debian's python3-websockets, for the client
 import openapi_check  # noqa: E402  (tests/integration, beside conftest.py)
 
 
-def _stream_json_logs():
-    env = os.environ.get("STREAM_JSON_LOGS")
-    if env:
-        return Path(env)
-    for p in (REPO / "build" / "tools" / "stream-json-logs", REPO / "build" / "stream-json-logs"):
-        if p.exists():
-            return p
-    return REPO / "build" / "tools" / "stream-json-logs"
-
-
-STREAM_JSON_LOGS = _stream_json_logs()
 SANITIZED = "asan" in str(BINARY)
 
 # Ports of this module's traffic (none has a meaning in conftest's rules).

@@ -14,7 +14,6 @@ The binary:   STREAM_JSON_LOGS (default: build/tools/stream-json-logs or
               build/stream-json-logs of this repo).
 """
 import asyncio
-import glob
 import json
 import os
 import shutil
@@ -25,28 +24,17 @@ import threading
 import time
 import urllib.parse
 from http import HTTPStatus
-from pathlib import Path
 
 import pytest
 
-from conftest import REPO, SANITIZER_REPORT
+from conftest import REPO, SANITIZER_REPORT, STREAM_JSON_LOGS
 
 websockets = pytest.importorskip("websockets")  # Debian's python3-websockets
 
 GOLDEN = REPO.parent / "shared" / "corpus" / "golden"
 
 
-def _binary():
-    env = os.environ.get("STREAM_JSON_LOGS")
-    if env:
-        return Path(env)
-    for p in (REPO / "build" / "tools" / "stream-json-logs", REPO / "build" / "stream-json-logs"):
-        if p.exists():
-            return p
-    return REPO / "build" / "tools" / "stream-json-logs"
-
-
-BINARY = _binary()
+BINARY = STREAM_JSON_LOGS
 
 # The jq filters of SPR's inspection script (shared/seed/packet-logs.txt),
 # copied exactly, and its pipeline.
