@@ -27,7 +27,7 @@ def main():
     ap.add_argument("--pcap", default=os.path.join(HERE, "out", "router.pcap"))
     ap.add_argument("--packets", type=int, default=200000)
     ap.add_argument("--reference", default=os.path.join(HERE, "out", "spr_json"))
-    ap.add_argument("--shared", default=os.path.join(HERE, "..", "..", "shared"))
+    ap.add_argument("--reference-dir", default=os.path.join(HERE, "..", "tests", "reference"))
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
     os.makedirs(os.path.dirname(args.pcap), exist_ok=True)
@@ -35,7 +35,7 @@ def main():
         subprocess.run([sys.executable, os.path.join(HERE, "make_router_pcap.py"), args.pcap,
                         str(args.packets)], check=True)
     if not os.path.exists(args.reference):
-        subprocess.run(["sh", os.path.join(args.shared, "reference", "build.sh"), args.reference],
+        subprocess.run(["sh", os.path.join(args.reference_dir, "build.sh"), args.reference],
                        check=True)
     records = subprocess.run([args.binary, "decode", args.pcap], capture_output=True,
                              check=True).stdout.count(b"\n")

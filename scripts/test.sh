@@ -10,7 +10,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 jobs=${JOBS:-$(nproc)}
 fuzz_seconds=${FUZZ_SECONDS:-60}
-shared=${PL_SHARED_DIR:-$here/../shared}
+corpus_dir=$here/tests/corpus
 
 step() { printf '\n=== %s\n' "$*"; }
 
@@ -18,15 +18,15 @@ step "dependencies"
 scripts/install-deps.sh --test
 
 step "build (warnings are errors) and unit + parity tests"
-cmake -S . -B build -DPL_WERROR=ON -DPL_SHARED_DIR="$shared" >/dev/null
+cmake -S . -B build -DPL_WERROR=ON >/dev/null
 cmake --build build -j "$jobs"
 (cd build && ctest --output-on-failure)
 
 step "the contract: openapi.yaml linted, records validated against it"
 npm ci --no-audit --no-fund --silent
 npm run --silent lint:openapi
-/usr/bin/python3 tests/integration/openapi_check.py --golden "$shared/corpus/golden"
-for f in "$shared"/corpus/pcap/*; do build/packet_logs decode --seq "$f"; done > build/decoded.jsonl
+/usr/bin/python3 tests/integration/openapi_check.py --golden "$corpus_dir/golden"
+for f in "$corpus_dir"/pcap/*; do build/packet_logs decode --seq "$f"; done > build/decoded.jsonl
 /usr/bin/python3 tests/integration/openapi_check.py build/decoded.jsonl
 
 step "integration tests: the real binaries, nftables, NFLOG in network namespaces"
@@ -36,8 +36,7 @@ step "the dashboard in headless Chromium against the real server"
 node --test tests/browser/
 
 step "sanitizer build (ASan + UBSan) and the same tests"
-cmake -S . -B build-asan -DPL_WERROR=ON -DPL_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug \
-  -DPL_SHARED_DIR="$shared" >/dev/null
+cmake -S . -B build-asan -DPL_WERROR=ON -DPL_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build build-asan -j "$jobs"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure)
 PACKET_LOGS_BINARY=$here/build-asan/packet_logs STREAM_JSON_LOGS=$here/build-asan/tools/stream-json-logs \
@@ -47,7 +46,7 @@ step "fuzzing the decoder for ${fuzz_seconds}s"
 CC=clang cmake -S . -B build-fuzz -DPL_FUZZ=ON -DPL_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build build-fuzz -j "$jobs" --target fuzz_decoder
 corpus=build-fuzz/corpus
-[ -d "$corpus" ] || /usr/bin/python3 tests/fuzz/make_corpus.py "$shared/corpus/pcap" "$corpus"
+[ -d "$corpus" ] || /usr/bin/python3 tests/fuzz/make_corpus.py "$corpus_dir/pcap" "$corpus"
 mkdir -p build-fuzz/findings
 build-fuzz/fuzz_decoder -max_total_time="$fuzz_seconds" -max_len=9000 -timeout=10 \
   -artifact_prefix=build-fuzz/findings/ -print_final_stats=1 \

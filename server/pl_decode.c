@@ -3,7 +3,7 @@
  * Ethernet frames give their first 14 bytes as the NFLOG hardware header
  * (type 1) when their ethertype is IPv4 or IPv6, as an inet log rule sees
  * them; other frames are skipped. Raw-IP captures give every packet.
- * This is how ../shared/corpus/golden was made, line for line.
+ * This is how tests/corpus/golden was made, line for line.
  */
 #include "pl_decode.h"
 

@@ -1,6 +1,6 @@
 // The dashboard's pure modules under node, without a browser or root: every
 // file of web/ parses as a JavaScript module, record.js summarizes every
-// record of the shared golden corpus, hex.js dumps the bytes of its IP
+// record of the golden corpus (tests/corpus), hex.js dumps the bytes of its IP
 // packets, chart.js turns prefix counts into rates.
 //
 //   node --test tests/browser/modules.test.mjs
@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const WEB = path.join(REPO, 'web');
-const GOLDEN = path.join(REPO, '..', 'shared', 'corpus', 'golden');
+const GOLDEN = path.join(REPO, 'tests', 'corpus', 'golden');
 
 const { summarize, matches, endpoint, clockTime, protocolOf } = await import(path.join(WEB, 'record.js'));
 const { base64Bytes, ipPacket, hexLines, hexDump } = await import(path.join(WEB, 'hex.js'));
@@ -120,7 +120,6 @@ test('hex dump: offsets, two halves, ASCII', () => {
 });
 
 test('every record of the golden corpus summarizes, and its IP bytes dump', () => {
-  if (!fs.existsSync(GOLDEN)) return; // the shared corpus lives beside the repo
   let records = 0;
   for (const name of fs.readdirSync(GOLDEN).filter((n) => n.endsWith('.jsonl'))) {
     for (const line of fs.readFileSync(path.join(GOLDEN, name), 'utf8').split('\n')) {

@@ -2,7 +2,7 @@
  * libFuzzer target of the decoder: any bytes as an NFLOG payload, with the
  * metadata varied by the first byte. The record must always come out as
  * valid JSON (checked with json-c), and the sanitizers catch any read out
- * of bounds. Corpus: tests/fuzz/make_corpus.py over ../shared/corpus.
+ * of bounds. Corpus: tests/fuzz/make_corpus.py over tests/corpus/pcap.
  */
 #include <json-c/json.h>
 #include <stdint.h>

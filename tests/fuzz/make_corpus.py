@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""Seeds the decoder's fuzz corpus: one file per IP packet of the shared
-captures (the network-layer bytes, as NFLOG would hand them over), named by
+"""Seeds the decoder's fuzz corpus: one file per IP packet of the
+captures of tests/corpus/pcap (the network-layer bytes, as NFLOG would hand them over), named by
 content so that reruns add nothing twice."""
 import hashlib
 import logging

@@ -19,7 +19,7 @@ content type must match (with the parameters of the media type's
 present.
 
 Run as a program, it checks the contract itself against real records: every
-record of the golden corpus (../shared/corpus/golden/*.jsonl beside the
+record of the golden corpus (tests/corpus/golden/*.jsonl of the
 project's root), given the keys the reference encoder does not make (`Seq`),
 must validate against components/schemas/Record, and a few broken records
 must not.
@@ -43,7 +43,7 @@ except ImportError as e:  # pragma: no cover - a setup problem, said plainly
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 DEFAULT_SPEC = os.path.join(ROOT, "openapi.yaml")
-DEFAULT_GOLDEN = os.path.normpath(os.path.join(ROOT, "..", "shared", "corpus", "golden"))
+DEFAULT_GOLDEN = os.path.join(ROOT, "tests", "corpus", "golden")
 STREAM_MESSAGE = "#/paths/~1packet_logs~1stream/get/x-websocket-messages/schema"
 MAX_SHOWN = 5  # errors shown per failed validation
 

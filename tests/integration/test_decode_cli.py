@@ -10,7 +10,7 @@ import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BINARY = os.environ.get("PACKET_LOGS_BINARY", os.path.join(REPO, "build", "packet_logs"))
-CORPUS = os.path.join(REPO, "..", "shared", "corpus", "pcap")
+CORPUS = os.path.join(REPO, "tests", "corpus", "pcap")
 SAMPLE = os.path.join(CORPUS, "dhcp-rfc5859.pcap")
 
 

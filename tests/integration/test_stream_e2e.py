@@ -49,13 +49,13 @@ SANITIZED = "asan" in str(BINARY)
 UDP_PORT, TCP_PORT, OTHER_PORT, MARK_PORT = 8201, 8202, 8203, 8209
 FLOOD_PORT = 8210
 
-# The jq filters of SPR's inspection script (shared/seed/packet-logs.txt),
+# The jq filters of SPR's inspection script (tests/integration/data/spr-inspect.sh),
 # copied exactly, and its pipeline.
 F_UDP = '[.Timestamp,"UDP",.Prefix, ([.IP.SrcIP,.UDP.SrcPort|tostring]|join(":")), ([.IP.DstIP,.UDP.DstPort|tostring]|join(":"))]'
 F_TCP = '[.Timestamp,"TCP",.Prefix, ([.IP.SrcIP,.TCP.SrcPort|tostring]|join(":")), ([.IP.DstIP,.TCP.DstPort|tostring]|join(":"))]'
 JQ_TABLE = ('jq -r -c "if .UDP!=null then $F_UDP elif .TCP!=null then $F_TCP else empty end'
             ' | @csv" | sed \'s/"//g\'')
-SEED = REPO.parent / "shared" / "seed" / "packet-logs.txt"
+SEED = REPO / "tests" / "integration" / "data" / "spr-inspect.sh"
 
 
 # --------------------------------------------------------------- the client
@@ -620,8 +620,6 @@ def expected_rows(records):
 
 
 def test_seed_filters_are_copied_exactly():
-    if not SEED.exists():
-        pytest.skip(f"no seed page at {SEED}")
     text = SEED.read_text()
     assert f"F_UDP='{F_UDP}'" in text and f"F_TCP='{F_TCP}'" in text
     assert 'jq -r -c "if .UDP!=null then $F_UDP elif .TCP!=null then $F_TCP else empty end' \

@@ -31,12 +31,12 @@ from conftest import REPO, SANITIZER_REPORT, STREAM_JSON_LOGS
 
 websockets = pytest.importorskip("websockets")  # Debian's python3-websockets
 
-GOLDEN = REPO.parent / "shared" / "corpus" / "golden"
+GOLDEN = REPO / "tests" / "corpus" / "golden"
 
 
 BINARY = STREAM_JSON_LOGS
 
-# The jq filters of SPR's inspection script (shared/seed/packet-logs.txt),
+# The jq filters of SPR's inspection script (tests/integration/data/spr-inspect.sh),
 # copied exactly, and its pipeline.
 F_UDP = '[.Timestamp,"UDP",.Prefix, ([.IP.SrcIP,.UDP.SrcPort|tostring]|join(":")), ([.IP.DstIP,.UDP.DstPort|tostring]|join(":"))]'
 F_TCP = '[.Timestamp,"TCP",.Prefix, ([.IP.SrcIP,.TCP.SrcPort|tostring]|join(":")), ([.IP.DstIP,.TCP.DstPort|tostring]|join(":"))]'

@@ -2,7 +2,7 @@
  * Unit tests of pl_dhcp, table-driven: each case is a DHCPv4 message and
  * either the error gopacket v1.1.19 returns for it or the exact JSON Go's
  * encoding/json writes for its layers.DHCPv4. Every expectation below was
- * printed by the reference encoder (shared/reference/spr_json) for the same
+ * printed by the reference encoder (tests/reference/spr_json.go) for the same
  * bytes sent in a UDP datagram to port 67; only Contents is computed here
  * (null, or the whole message in base64) to keep the table readable.
  */

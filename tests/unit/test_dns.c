@@ -1,6 +1,6 @@
 /*
  * Unit tests of pl_dns, table-driven: messages gopacket v1.1.19 accepts, with
- * the exact JSON the reference encoder (shared/reference/spr_json.go) printed
+ * the exact JSON the reference encoder (tests/reference/spr_json.go) printed
  * for them; messages it rejects or panics on; the A/AAAA answer visitor; and
  * messages built in code (pointer chains at the recursion limit, names longer
  * than the writer's name buffer). Every message is copied into a heap buffer

@@ -1,0 +1,57 @@
+"""The project travels alone: nothing it builds, runs or tests reads a path
+outside its own tree (a user's clone has nothing beside it). Every tracked
+text file is searched for the ways a path can leave the tree."""
+import re
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent.parent
+
+# A path that climbs out of the repository: '../shared', '..' joined to the
+# root's parent, the repository's parent as a Path.
+LEAVES_TREE = [
+    re.compile(r"\.\./shared"),
+    re.compile(r"\bshared/(corpus|reference|seed|DESIGN|STYLE)"),
+    re.compile(r"REPO\.parent\b(?!\.)"),
+    re.compile(r"REPO\.parent\s*/"),
+    re.compile(r"""os\.path\.join\(\s*(REPO|ROOT)\s*,\s*["']\.\.["']"""),
+    re.compile(r"""path\.join\(\s*REPO\s*,\s*'\.\.'"""),
+    re.compile(r"CMAKE_SOURCE_DIR\}/\.\."),
+    re.compile(r"\$here/\.\./"),
+]
+THIS = Path(__file__).resolve()
+
+
+def tracked_text_files():
+    out = subprocess.run(["git", "-C", str(REPO), "ls-files", "-z"], capture_output=True,
+                         check=True).stdout.decode().split("\0")
+    for name in out:
+        if not name or name.startswith("tests/corpus/") or name == "package-lock.json":
+            continue
+        path = REPO / name
+        if path.resolve() == THIS or not path.is_file():
+            continue
+        try:
+            yield name, path.read_text()
+        except UnicodeDecodeError:
+            continue  # a binary (image, capture)
+
+
+def test_no_tracked_file_reads_outside_the_project():
+    found = []
+    for name, text in tracked_text_files():
+        for n, line in enumerate(text.splitlines(), 1):
+            for pattern in LEAVES_TREE:
+                if pattern.search(line):
+                    found.append(f"{name}:{n}: {line.strip()}")
+    assert not found, "paths outside the project:\n" + "\n".join(found)
+
+
+def test_the_corpus_is_in_the_project_with_its_licence():
+    pcaps = sorted((REPO / "tests" / "corpus" / "pcap").iterdir())
+    golden = REPO / "tests" / "corpus" / "golden"
+    assert len(pcaps) == 406
+    for p in pcaps:
+        assert (golden / (p.name + ".jsonl")).is_file(), p.name
+    licence = (REPO / "tests" / "corpus" / "LICENSE").read_text()
+    assert "tcpdump" in licence and "Redistribution and use" in licence
