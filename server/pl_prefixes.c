@@ -47,10 +47,16 @@ void pl_prefixes_free(struct pl_prefixes *p)
 void pl_prefixes_count(struct pl_prefixes *p, const char *prefix, const char *action,
                        int64_t sec, uint32_t nsec)
 {
+    /* compare what an entry can hold: a prefix longer than the field is
+     * stored cut, and must find that entry again, not take a new one */
+    struct entry key;
+    snprintf(key.prefix, sizeof(key.prefix), "%s", prefix);
+    snprintf(key.action, sizeof(key.action), "%s", action);
     pthread_mutex_lock(&p->lock);
     struct entry *e = NULL;
     for (size_t i = 0; i < p->n; i++) {
-        if (!strcmp(p->entries[i].prefix, prefix) && !strcmp(p->entries[i].action, action)) {
+        if (!strcmp(p->entries[i].prefix, key.prefix) &&
+            !strcmp(p->entries[i].action, key.action)) {
             e = &p->entries[i];
             break;
         }
@@ -58,8 +64,8 @@ void pl_prefixes_count(struct pl_prefixes *p, const char *prefix, const char *ac
     if (!e) {
         if (p->n < PL_PREFIXES_MAX) {
             e = &p->entries[p->n++];
-            snprintf(e->prefix, sizeof(e->prefix), "%s", prefix);
-            snprintf(e->action, sizeof(e->action), "%s", action);
+            memcpy(e->prefix, key.prefix, sizeof(e->prefix));
+            memcpy(e->action, key.action, sizeof(e->action));
         } else {
             e = &p->entries[PL_PREFIXES_MAX];
         }

@@ -6,7 +6,7 @@
 # Usage: tests/reference/regenerate-golden.sh
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-corpus=$here/../corpus
+corpus=$(cd "$here/../corpus" && pwd)
 for cmd in go; do
   command -v "$cmd" >/dev/null 2>&1 || {
     echo "regenerate-golden: '$cmd' not found; install: apt-get install golang-go golang-github-google-gopacket-dev libpcap-dev" >&2
