@@ -18,7 +18,7 @@
 struct walk_case {
     const char *name;
     const char *hex;        /* the packet */
-    unsigned layers;        /* layers expected present */
+    unsigned layers;        /* exactly the layers expected present */
     const char *error;      /* substring of the error, or NULL for none */
     const char *fragment;   /* substring the record must hold, or NULL */
 };
@@ -44,6 +44,12 @@ static const struct walk_case cases[] = {
     {"dns too short: the layers before it are kept",
      "4500001e0001000040110000" "0a0000010a000002" "303900350000" "0000" "6869", L(IPV4) | L(UDP),
      "DNS packet too short", "\"UDP\":{\"Contents\":\"MDkANQAAAAA=\",\"Payload\":\"aGk=\""},
+    {"dns query: a header and no questions",
+     "450000280001000040110000" "0a0000010a000002" "303900350014" "0000"
+     "123401000000000000000000", L(IPV4) | L(UDP) | L(DNS), NULL, "\"DNS\":{"},
+    {"dhcp on port 68, too short for its header",
+     "4500001e0001000040110000" "0a0000010a000002" "004300440000" "0000" "0201", L(IPV4) | L(UDP),
+     "DHCP", NULL},
     {"udp length below 8", "4500001e00010000401100000a0000010a0000023039003500040000",
      L(IPV4), "UDP: length 4", NULL},
     {"udp truncated", "4500001a00010000401100000a0000010a000002303900", L(IPV4),
@@ -112,10 +118,11 @@ static void test_walk(void **state)
         if (c->error) {
             if (rc != -1 || !strstr(pkt.error, c->error))
                 fail_msg("%s: error \"%s\", expected \"%s\"", c->name, pkt.error, c->error);
-        } else if (!c->error && rc != 0) {
+        } else if (rc != 0 || pkt.error[0]) {
             fail_msg("%s: unexpected error \"%s\"", c->name, pkt.error);
         }
-        if ((layers & c->layers) != c->layers)
+        /* exact: a layer decoded that should not be (or one missing) fails */
+        if (layers != c->layers)
             fail_msg("%s: layers 0x%x, expected 0x%x", c->name, layers, c->layers);
         struct pl_json w;
         pl_json_init(&w);
