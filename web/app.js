@@ -1,25 +1,13 @@
-// app.js: the dashboard. Loads the newest records over REST, then follows
-// the WebSocket stream (DESIGN.md sections 4 to 6):
-//
-//   GET healthz                 when the server started and its newest Seq
-//   GET packet_logs?limit=200   the table's first rows (newest first)
-//   WS  packet_logs/stream?backlog=N
-//                               N covers every record since the newest one
-//                               held; records with a Seq already held are
-//                               dropped, so there is no gap and no duplicate
-//
-// When the stream closes (the server restarted, the network went away) it
-// reconnects with exponential back-off, saying so on screen. A server that
-// restarted numbers its records from 1 again: healthz tells, and the page
-// starts counting afresh. When the stream cannot be opened but REST works
-// (a proxy that does not pass WebSockets), it polls REST with after=Seq
-// until the stream comes back.
-//
-// The chips and the chart read GET packet_logs/prefixes every few seconds.
-// With a token configured the API answers 401: the page asks for the token
-// once and keeps it for the tab (sessionStorage).
+// app.js: the dashboard page: the live table, the filter chips, pause and
+// resume, the detail view, the address's fragment (DESIGN.md section 6).
+// The link to the server (REST history, the stream, polling, reconnecting,
+// no gap and no duplicate by Seq) is connection.js; this file draws what it
+// hands over. The chips and the chart read GET packet_logs/prefixes every
+// few seconds. With a token configured the page asks for it once and keeps
+// it for the tab (sessionStorage).
 
 import { RateChart } from './chart.js';
+import { Connection, Unauthorized } from './connection.js';
 import { hexLines, ipPacket } from './hex.js';
 import { summarize } from './record.js';
 import { LiveTable } from './table.js';
@@ -27,29 +15,17 @@ import { LiveTable } from './table.js';
 const HISTORY = 200; // records loaded over REST when the page opens
 const MAX_ROWS = 1000; // rows the table keeps; also what a pause holds
 const PREFIX_POLL_MS = 2000;
-const RECORD_POLL_MS = 2000; // when the stream is unavailable
-const RETRY_FIRST_MS = 1000;
-const RETRY_MAX_MS = 30000;
-const STREAM_RETRY_MS = 30000; // how often to try the stream again while polling
 const TOKEN_KEY = 'packet_logs.token';
 
 const $ = (id) => document.getElementById(id);
 
 const state = {
-  token: sessionStorage.getItem(TOKEN_KEY) || '',
   prefixes: new Set(), // chips chosen (trimmed prefixes); none: every prefix
   action: '',
   paused: false,
   held: [], // records (and markers) that came in while paused, newest MAX_ROWS
   heldCount: 0, // records that came in while paused
-  lastSeq: 0, // the newest Seq shown or held, of this run of the server
-  boot: null, // when the server started (ms), to tell a restart
-  needHistory: true, // load REST history on the next connect
-  generation: 0, // bumps on every connect: late answers of older ones are dropped
-  socket: null,
   connection: 'connecting',
-  retries: 0,
-  retryAt: 0,
   timers: {},
   queue: [], // records received, not yet in the table
 };
@@ -62,169 +38,33 @@ const table = new LiveTable($('rows'), {
 });
 const chart = new RateChart($('chart'), $('legend'));
 
+const link = new Connection({
+  history: HISTORY,
+  maxRows: MAX_ROWS,
+  token: sessionStorage.getItem(TOKEN_KEY) || '',
+  filters: () => ({ prefixes: state.prefixes, action: state.action }),
+  onRecord: enqueue,
+  onMarker: addMarker,
+  // An empty table (the page opened, the filters changed) fills even
+  // while paused: the pause holds back what comes after.
+  onHistoryLoaded: () => flush(table.records === 0 && state.held.length === 0),
+  onState: setConnection,
+  onRestart: (boot) => {
+    addMarker(`server restarted ${new Date(boot).toLocaleTimeString()}: its records are numbered afresh`);
+    chart.reset();
+  },
+  onNeedToken: askToken,
+});
+
 // For the browser tests and for people poking at the page from devtools.
-window.packetLogs = { state, table, chart };
-
-/* ------------------------------------------------------------------ API */
-
-class Unauthorized extends Error {}
-
-async function api(path) {
-  const headers = { Accept: 'application/json' };
-  if (state.token) headers.Authorization = `Bearer ${state.token}`;
-  const res = await fetch(path, { headers, cache: 'no-store' });
-  if (res.status === 401) throw new Unauthorized('the server needs a token');
-  if (!res.ok) {
-    let message = `HTTP ${res.status}`;
-    try {
-      message = (await res.json()).error || message;
-    } catch {
-      /* not JSON: keep the status */
-    }
-    throw new Error(message);
-  }
-  return res.json();
-}
-
-/** The filter parameters of the chips and the action menu, plus extra ones. */
-function query(extra = {}) {
-  const params = new URLSearchParams();
-  for (const prefix of state.prefixes) params.append('prefix', prefix);
-  if (state.action) params.set('action', state.action);
-  for (const [key, value] of Object.entries(extra)) params.set(key, String(value));
-  return params.toString();
-}
-
-/* ----------------------------------------------------------- connection */
+window.packetLogs = { state, table, chart, link };
 
 function clearTimer(name) {
   clearTimeout(state.timers[name]);
-  clearInterval(state.timers[name]);
   delete state.timers[name];
 }
 
-function closeSocket() {
-  const socket = state.socket;
-  state.socket = null;
-  if (socket) {
-    socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null;
-    socket.close(1000);
-  }
-}
-
-/** (Re)connects: healthz, the history when needed, then the stream. */
-async function connect() {
-  const generation = ++state.generation;
-  for (const name of ['retry', 'countdown', 'poll', 'streamRetry']) clearTimer(name);
-  closeSocket();
-  setConnection(state.retries ? 'reconnecting' : 'connecting');
-  try {
-    const health = await api('healthz');
-    if (generation !== state.generation) return;
-    const boot = Date.now() - health.uptime_seconds * 1000;
-    const restarted = state.boot !== null &&
-      (health.newest_seq < state.lastSeq || Math.abs(boot - state.boot) > 2500);
-    state.boot = boot;
-    if (restarted) {
-      addMarker(`server restarted ${new Date(boot).toLocaleTimeString()}: its records are numbered afresh`);
-      state.lastSeq = 0;
-      state.needHistory = true;
-      chart.reset();
-    }
-    if (state.needHistory) {
-      const records = await api(`packet_logs?${query({ limit: HISTORY })}`);
-      if (generation !== state.generation) return;
-      state.needHistory = false;
-      for (let i = records.length - 1; i >= 0; i--) accept(records[i]);
-      // An empty table (the page opened, the filters changed) fills even
-      // while paused: the pause holds back what comes after.
-      flush(table.records === 0 && state.held.length === 0);
-    }
-    // Everything since the newest record held, and a margin for what
-    // arrives before the stream opens.
-    const missed = Math.max(0, health.newest_seq - state.lastSeq);
-    openStream(generation, Math.min(MAX_ROWS, missed + HISTORY));
-  } catch (err) {
-    if (generation !== state.generation) return;
-    if (err instanceof Unauthorized) askToken();
-    else retryLater(err);
-  }
-}
-
-function openStream(generation, backlog) {
-  const url = new URL(`packet_logs/stream?${query({ backlog })}`, location.href);
-  url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  // A browser cannot set Authorization on a WebSocket. The token goes in as
-  // the subprotocol "bearer.TOKEN" after "packet_logs" (the server's
-  // scheme) when it is a valid subprotocol name and the header stays within
-  // what the server takes (126 bytes); else as the first message.
-  const inHeader = state.token && /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(state.token) &&
-    `packet_logs, bearer.${state.token}`.length <= 126;
-  let socket;
-  try {
-    socket = inHeader ? new WebSocket(url, ['packet_logs', `bearer.${state.token}`])
-      : new WebSocket(url, ['packet_logs']);
-  } catch (err) {
-    startPolling(generation, err);
-    return;
-  }
-  state.socket = socket;
-  let opened = false;
-  socket.onopen = () => {
-    opened = true;
-    if (state.token && !inHeader) socket.send(JSON.stringify({ token: state.token }));
-    setConnection('live');
-    // Back-off starts over once a connection has held for a while.
-    state.timers.stable = setTimeout(() => (state.retries = 0), 5000);
-  };
-  socket.onmessage = (event) => receive(event.data);
-  socket.onclose = (event) => {
-    if (generation !== state.generation) return;
-    state.socket = null;
-    clearTimer('stable');
-    if (event.code === 1008) {
-      askToken('The server closed the stream: the token was refused.');
-    } else if (!opened) {
-      startPolling(generation);
-    } else {
-      retryLater();
-    }
-  };
-}
-
-/** The stream could not be opened but REST answered: poll REST meanwhile. */
-function startPolling(generation, why) {
-  if (why) console.warn('packet_logs: stream unavailable:', why);
-  setConnection('polling');
-  const poll = async () => {
-    try {
-      const records = await api(`packet_logs?${query({ after: state.lastSeq, order: 'asc', limit: MAX_ROWS })}`);
-      if (generation !== state.generation) return;
-      for (const record of records) accept(record);
-    } catch (err) {
-      if (generation !== state.generation) return;
-      if (err instanceof Unauthorized) askToken();
-      else retryLater(err);
-    }
-  };
-  poll();
-  state.timers.poll = setInterval(poll, RECORD_POLL_MS);
-  state.timers.streamRetry = setTimeout(connect, STREAM_RETRY_MS);
-}
-
-/** Tries again after 1, 2, 4 … 30 s, counting down on screen. */
-function retryLater(err) {
-  if (err) console.warn('packet_logs: connection failed:', err.message ?? err);
-  for (const name of ['poll', 'streamRetry', 'retry', 'countdown']) clearTimer(name);
-  closeSocket();
-  state.generation++;
-  const delay = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** state.retries);
-  state.retries++;
-  state.retryAt = Date.now() + delay;
-  setConnection('retry');
-  state.timers.countdown = setInterval(() => setConnection('retry'), 1000);
-  state.timers.retry = setTimeout(connect, delay);
-}
+/* ----------------------------------------------------------- connection */
 
 function setConnection(connection) {
   if (connection !== state.connection) announce(connection);
@@ -239,7 +79,7 @@ function setConnection(connection) {
     auth: 'token needed',
   }[connection];
   if (connection === 'retry') {
-    const seconds = Math.max(1, Math.ceil((state.retryAt - Date.now()) / 1000));
+    const seconds = link.retrySeconds();
     status.textContent = `reconnecting in ${seconds} s…`;
     status.title = 'The server cannot be reached. Select to try now.';
   } else {
@@ -259,20 +99,16 @@ function announce(connection) {
 }
 
 $('status').addEventListener('click', () => {
-  if (state.connection === 'auth') askToken();
-  else if (state.connection === 'retry') connect();
+  if (state.connection === 'auth') link.askToken();
+  else if (state.connection === 'retry') link.connect();
 });
 
 /* --------------------------------------------------------------- tokens */
 
-function askToken(message) {
-  for (const name of ['retry', 'countdown', 'poll', 'streamRetry']) clearTimer(name);
-  closeSocket();
-  state.generation++;
-  setConnection('auth');
+/** The server wants a token: the dialog, with why when there is a reason. */
+function askToken(refused = '') {
   const dialog = $('token-dialog');
   const error = $('token-error');
-  const refused = message || (state.token ? 'The server refused this token.' : '');
   error.textContent = refused;
   error.hidden = !refused;
   if (!dialog.open) dialog.showModal();
@@ -285,40 +121,13 @@ $('token-form').addEventListener('submit', (event) => {
     event.preventDefault();
     return;
   }
-  state.token = token;
   sessionStorage.setItem(TOKEN_KEY, token);
   $('token-input').value = '';
-  state.retries = 0;
-  connect();
+  link.setToken(token);
   pollPrefixes();
 });
 
 /* -------------------------------------------------------------- records */
-
-function receive(text) {
-  let message;
-  try {
-    message = JSON.parse(text);
-  } catch {
-    console.warn('packet_logs: a stream message that is not JSON:', text.slice(0, 200));
-    return;
-  }
-  if (message && typeof message.Dropped === 'number' && message.Seq === undefined) {
-    addMarker(`${message.Dropped.toLocaleString()} records not shown: the page fell behind the stream`);
-    return;
-  }
-  accept(message);
-}
-
-/** Takes one record (oldest first) unless a record with its Seq is held already. */
-function accept(record) {
-  if (!record || typeof record !== 'object') return;
-  if (typeof record.Seq === 'number') {
-    if (record.Seq <= state.lastSeq) return;
-    state.lastSeq = record.Seq;
-  }
-  enqueue(record);
-}
 
 function addMarker(text) {
   enqueue({ marker: text });
@@ -478,11 +287,8 @@ function refilter() {
   state.held = [];
   state.heldCount = 0;
   state.queue = [];
-  state.lastSeq = 0;
-  state.needHistory = true;
-  state.retries = 0;
   showCounts();
-  connect();
+  link.refilter();
 }
 
 const chipsByPrefix = new Map(); // trimmed prefix -> button
@@ -540,7 +346,7 @@ function renderChips(list) {
 async function pollPrefixes() {
   clearTimer('prefixes');
   try {
-    const list = await api('packet_logs/prefixes');
+    const list = await link.api('packet_logs/prefixes');
     state.pollFailures = 0;
     chart.add(Date.now(), list);
     renderChips(list);
@@ -551,7 +357,7 @@ async function pollPrefixes() {
     state.pollFailures = (state.pollFailures ?? 0) + 1;
     if (!(err instanceof Unauthorized) && state.pollFailures >= 2 &&
         (state.connection === 'live' || state.connection === 'polling')) {
-      retryLater(new Error('the server stopped answering'));
+      link.retryLater(new Error('the server stopped answering'));
     }
   }
   chart.draw();
@@ -669,10 +475,10 @@ $('detail-copy').addEventListener('click', async () => {
 /* ---------------------------------------------------------------- start */
 
 addEventListener('online', () => {
-  if (state.connection === 'retry') connect();
+  if (state.connection === 'retry') link.connect();
 });
 
 readHash();
 showCounts();
-connect();
+link.connect();
 pollPrefixes();
