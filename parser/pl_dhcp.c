@@ -8,6 +8,7 @@
  */
 #include "pl_dhcp.h"
 
+#include "pl_bytes.h"
 #include "pl_json.h"
 
 /*
@@ -31,16 +32,6 @@
 
 #define OPT_PAD 0
 #define OPT_END 255
-
-static uint32_t get_be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint16_t get_be16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
 
 /* One option, as gopacket's DHCPOption holds it. Pad carries no length
  * byte and a nil Data; data points into the message otherwise. */
@@ -107,7 +98,7 @@ int pl_dhcp_check(const uint8_t *msg, size_t len, const char **error)
         return reject(error, "DHCPv4: HardwareLen over 227 (gopacket panics)");
     if (CHADDR_OFF + (size_t)msg[2] > len)
         return reject(error, "DHCPv4: HardwareLen runs past the end of the message");
-    if (get_be32(msg + MAGIC_OFF) != MAGIC)
+    if (pl_get_be32(msg + MAGIC_OFF) != MAGIC)
         return reject(error, "DHCPv4: Bad DHCP header (no magic cookie)");
 
     const uint8_t *opts = msg + HEADER_LEN;
@@ -174,11 +165,11 @@ void pl_dhcp_write(struct pl_json *w, const uint8_t *msg, size_t len)
     pl_json_key(w, "HardwareOpts");
     pl_json_uint(w, msg[3]);
     pl_json_key(w, "Xid");
-    pl_json_uint(w, get_be32(msg + 4));
+    pl_json_uint(w, pl_get_be32(msg + 4));
     pl_json_key(w, "Secs");
-    pl_json_uint(w, get_be16(msg + 8));
+    pl_json_uint(w, pl_get_be16(msg + 8));
     pl_json_key(w, "Flags");
-    pl_json_uint(w, get_be16(msg + 10));
+    pl_json_uint(w, pl_get_be16(msg + 10));
     pl_json_key(w, "ClientIP");
     pl_json_ip(w, msg + 12, 4);
     pl_json_key(w, "YourClientIP");

@@ -12,6 +12,7 @@
  */
 #include "pl_dns.h"
 
+#include "pl_bytes.h"
 #include "pl_json.h"
 
 #include <string.h>
@@ -40,16 +41,6 @@ enum {
     TYPE_URI = 256,
 };
 
-static uint16_t get16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 /* ---------------------------------------------------------------- names */
 
 enum name_mode { NAME_SKIP, NAME_JSON, NAME_TEXT };
@@ -71,37 +62,6 @@ struct name_out {
 
 _Static_assert(sizeof(((struct name_out *)0)->text) % 3 == 0, "base64 flushes need whole triples");
 
-static const char b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/* Standard base64 with padding; out holds (n + 2) / 3 * 4 bytes. */
-static size_t b64_encode(char *out, const uint8_t *p, size_t n)
-{
-    char *o = out;
-    size_t i = 0;
-    for (; i + 3 <= n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-        *o++ = b64_alphabet[v >> 18];
-        *o++ = b64_alphabet[(v >> 12) & 63];
-        *o++ = b64_alphabet[(v >> 6) & 63];
-        *o++ = b64_alphabet[v & 63];
-    }
-    if (n - i == 1) {
-        uint32_t v = (uint32_t)p[i] << 16;
-        *o++ = b64_alphabet[v >> 18];
-        *o++ = b64_alphabet[(v >> 12) & 63];
-        *o++ = '=';
-        *o++ = '=';
-    } else if (n - i == 2) {
-        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
-        *o++ = b64_alphabet[v >> 18];
-        *o++ = b64_alphabet[(v >> 12) & 63];
-        *o++ = b64_alphabet[(v >> 6) & 63];
-        *o++ = '=';
-    }
-    return (size_t)(o - out);
-}
-
 static void name_init(struct name_out *o, enum name_mode mode, struct pl_json *w)
 {
     o->mode = mode;
@@ -117,7 +77,7 @@ static void name_init(struct name_out *o, enum name_mode mode, struct pl_json *w
 static void name_flush(struct name_out *o)
 {
     char chunk[sizeof(o->text) / 3 * 4];
-    size_t n = b64_encode(chunk, o->text, o->n);
+    size_t n = pl_json_base64(chunk, o->text, o->n);
     if (!o->flushed) {
         pl_json_value_raw(o->w, "\"", 1);
         o->flushed = 1;
@@ -174,7 +134,7 @@ static void name_write_end(struct name_out *o, enum name_kind kind)
         pl_json_bytes(o->w, o->text, o->n);
     } else {
         char chunk[sizeof(o->text) / 3 * 4 + 1];
-        size_t n = b64_encode(chunk, o->text, o->n);
+        size_t n = pl_json_base64(chunk, o->text, o->n);
         chunk[n++] = '"';
         pl_json_raw(o->w, chunk, n);
     }
@@ -234,7 +194,7 @@ static int name_decode(struct walk *k, size_t end, size_t offset, size_t *next,
         } else if ((c & 0xc0) == 0xc0) {
             if (i + 2 > end)
                 return fail(k, "DNS: dns offset pointer too high");
-            size_t target = (size_t)get16(m + i) & 0x3fff;
+            size_t target = (size_t)pl_get_be16(m + i) & 0x3fff;
             if (target > end)
                 return fail(k, "DNS: dns offset pointer too high");
             if (level == 1)
@@ -393,13 +353,13 @@ static int rdata_opts(struct walk *k, size_t offset, size_t end)
     for (size_t i = offset; i < end;) {
         if (end < i + 4)
             return fail(k, "DNS: Malformed DNSOPT record");
-        size_t n = get16(k->msg + i + 2);
+        size_t n = pl_get_be16(k->msg + i + 2);
         if (i + 4 + n > end)
             return fail(k, "DNS: Malformed DNSOPT record: option length exceeds record");
         if (k->w) {
             pl_json_object_begin(k->w);
             pl_json_key(k->w, "Code");
-            pl_json_uint(k->w, get16(k->msg + i));
+            pl_json_uint(k->w, pl_get_be16(k->msg + i));
             pl_json_key(k->w, "Data");
             pl_json_bytes(k->w, k->msg + i + 4, n);
             pl_json_object_end(k->w);
@@ -467,11 +427,11 @@ static int rdata(struct walk *k, uint16_t type, size_t offset, size_t end)
             return -1;
         if (end < next + 20)
             return fail(k, "DNS: SOA too small");
-        put_uint(k, "Serial", get32(m + next));
-        put_uint(k, "Refresh", get32(m + next + 4));
-        put_uint(k, "Retry", get32(m + next + 8));
-        put_uint(k, "Expire", get32(m + next + 12));
-        put_uint(k, "Minimum", get32(m + next + 16));
+        put_uint(k, "Serial", pl_get_be32(m + next));
+        put_uint(k, "Refresh", pl_get_be32(m + next + 4));
+        put_uint(k, "Retry", pl_get_be32(m + next + 8));
+        put_uint(k, "Expire", pl_get_be32(m + next + 12));
+        put_uint(k, "Minimum", pl_get_be32(m + next + 16));
         object_end(k);
     } else {
         put_zero(k, F_SOA);
@@ -481,9 +441,9 @@ static int rdata(struct walk *k, uint16_t type, size_t offset, size_t end)
         if (end < offset + 6)
             return fail(k, "DNS: SRV too small");
         object_begin(k, "SRV");
-        put_uint(k, "Priority", get16(rd));
-        put_uint(k, "Weight", get16(rd + 2));
-        put_uint(k, "Port", get16(rd + 4));
+        put_uint(k, "Priority", pl_get_be16(rd));
+        put_uint(k, "Weight", pl_get_be16(rd + 2));
+        put_uint(k, "Port", pl_get_be16(rd + 4));
         if (name_field(k, "Name", end, offset + 6, &next) < 0)
             return -1;
         object_end(k);
@@ -495,7 +455,7 @@ static int rdata(struct walk *k, uint16_t type, size_t offset, size_t end)
         if (end < offset + 2)
             return fail(k, "DNS: MX too small");
         object_begin(k, "MX");
-        put_uint(k, "Preference", get16(rd));
+        put_uint(k, "Preference", pl_get_be16(rd));
         if (name_field(k, "Name", end, offset + 2, &next) < 0)
             return -1;
         object_end(k);
@@ -514,8 +474,8 @@ static int rdata(struct walk *k, uint16_t type, size_t offset, size_t end)
         if (rdlen < 4)
             return fail(k, "DNS: URI too small");
         object_begin(k, "URI");
-        put_uint(k, "Priority", get16(rd));
-        put_uint(k, "Weight", get16(rd + 2));
+        put_uint(k, "Priority", pl_get_be16(rd));
+        put_uint(k, "Weight", pl_get_be16(rd + 2));
         put_bytes(k, "Target", rd + 4, rdlen - 4);
         object_end(k);
     } else {
@@ -544,8 +504,8 @@ static int question(struct walk *k, size_t *off)
      * ("slice bounds out of range"). Neither is a question; both fail. */
     if (k->len - endq < 4)
         return fail(k, "DNS: question type and class past the end of the message");
-    put_uint(k, "Type", get16(k->msg + endq));
-    put_uint(k, "Class", get16(k->msg + endq + 2));
+    put_uint(k, "Type", pl_get_be16(k->msg + endq));
+    put_uint(k, "Class", pl_get_be16(k->msg + endq + 2));
     if (k->w)
         pl_json_object_end(k->w);
     *off = endq + 4;
@@ -565,14 +525,14 @@ static int record(struct walk *k, size_t *off, int is_additional)
      * panic when even the packet ends first. */
     if (k->len - endq < 10)
         return fail(k, "DNS: resource record length exceeds data");
-    uint16_t type = get16(m + endq);
-    uint32_t ttl = get32(m + endq + 4);
-    uint16_t rdlen = get16(m + endq + 8);
+    uint16_t type = pl_get_be16(m + endq);
+    uint32_t ttl = pl_get_be32(m + endq + 4);
+    uint16_t rdlen = pl_get_be16(m + endq + 8);
     size_t rdoff = endq + 10;
     if (k->len - rdoff < rdlen)
         return fail(k, "DNS: resource record length exceeds data");
     put_uint(k, "Type", type);
-    put_uint(k, "Class", get16(m + endq + 2));
+    put_uint(k, "Class", pl_get_be16(m + endq + 2));
     put_uint(k, "TTL", ttl);
     put_uint(k, "DataLength", rdlen);
     put_bytes(k, "Data", m + rdoff, rdlen);
@@ -594,7 +554,7 @@ static int sections(struct walk *k)
     static const char *const keys[4] = {"Questions", "Answers", "Authorities", "Additionals"};
     size_t off = DNS_HEADER_LEN;
     for (int s = 0; s < 4; s++) {
-        unsigned count = get16(k->msg + 4 + 2 * s);
+        unsigned count = pl_get_be16(k->msg + 4 + 2 * s);
         if (k->w) {
             pl_json_key(k->w, keys[s]);
             if (count == 0) {
@@ -659,7 +619,7 @@ void pl_dns_write(struct pl_json *w, const uint8_t *msg, size_t len)
     pl_json_object_begin(w);
     put_bytes(&k, "Contents", msg, len);
     put_null(&k, "Payload");
-    put_uint(&k, "ID", get16(msg));
+    put_uint(&k, "ID", pl_get_be16(msg));
     put_bool(&k, "QR", msg[2] & 0x80);
     put_uint(&k, "OpCode", (msg[2] >> 3) & 0x0f);
     put_bool(&k, "AA", msg[2] & 0x04);
@@ -668,10 +628,10 @@ void pl_dns_write(struct pl_json *w, const uint8_t *msg, size_t len)
     put_bool(&k, "RA", msg[3] & 0x80);
     put_uint(&k, "Z", (msg[3] >> 4) & 0x07);
     put_uint(&k, "ResponseCode", rcode);
-    put_uint(&k, "QDCount", get16(msg + 4));
-    put_uint(&k, "ANCount", get16(msg + 6));
-    put_uint(&k, "NSCount", get16(msg + 8));
-    put_uint(&k, "ARCount", get16(msg + 10));
+    put_uint(&k, "QDCount", pl_get_be16(msg + 4));
+    put_uint(&k, "ANCount", pl_get_be16(msg + 6));
+    put_uint(&k, "NSCount", pl_get_be16(msg + 8));
+    put_uint(&k, "ARCount", pl_get_be16(msg + 10));
     /* checked above: cannot fail */
     (void)sections(&k);
     pl_json_object_end(w);
@@ -690,7 +650,7 @@ int pl_dns_answers(const uint8_t *msg, size_t len, pl_dns_answer_fn fn, void *ct
     size_t off = DNS_HEADER_LEN, next;
     enum name_kind kind;
     struct name_out skip;
-    unsigned qdcount = get16(msg + 4), ancount = get16(msg + 6);
+    unsigned qdcount = pl_get_be16(msg + 4), ancount = pl_get_be16(msg + 6);
     for (unsigned i = 0; i < qdcount; i++) {
         name_init(&skip, NAME_SKIP, NULL);
         if (name_decode(&k, len, off, &next, &kind, &skip) < 0)
@@ -703,10 +663,10 @@ int pl_dns_answers(const uint8_t *msg, size_t len, pl_dns_answer_fn fn, void *ct
         name_init(&skip, NAME_SKIP, NULL);
         if (name_decode(&k, len, off, &next, &kind, &skip) < 0)
             return -1;
-        uint16_t type = get16(msg + next);
-        uint16_t rr_class = get16(msg + next + 2);
-        uint32_t ttl = get32(msg + next + 4);
-        uint16_t rdlen = get16(msg + next + 8);
+        uint16_t type = pl_get_be16(msg + next);
+        uint16_t rr_class = pl_get_be16(msg + next + 2);
+        uint32_t ttl = pl_get_be32(msg + next + 4);
+        uint16_t rdlen = pl_get_be16(msg + next + 8);
         const uint8_t *rd = msg + next + 10;
         off = next + 10 + rdlen;
         /* class IN; the top bit is mDNS's cache-flush flag */

@@ -311,21 +311,11 @@ void pl_json_cstring(struct pl_json *w, const char *s)
     pl_json_string(w, s, strlen(s));
 }
 
-void pl_json_bytes(struct pl_json *w, const uint8_t *p, size_t n)
+size_t pl_json_base64(char *out, const uint8_t *p, size_t n)
 {
     static const char b64[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    before_value(w);
-    if (n > (SIZE_MAX / 4) * 3 - 6) {
-        w->failed = 1;
-        return;
-    }
-    size_t out_len = (n + 2) / 3 * 4;
-    char *out = reserve(w, out_len + 2);
-    if (!out)
-        return;
     char *o = out;
-    *o++ = '"';
     size_t i = 0;
     for (; i + 3 <= n; i += 3) {
         uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
@@ -350,6 +340,23 @@ void pl_json_bytes(struct pl_json *w, const uint8_t *p, size_t n)
         o[3] = '=';
         o += 4;
     }
+    return (size_t)(o - out);
+}
+
+void pl_json_bytes(struct pl_json *w, const uint8_t *p, size_t n)
+{
+    before_value(w);
+    if (n > (SIZE_MAX / 4) * 3 - 6) {
+        w->failed = 1;
+        return;
+    }
+    size_t out_len = (n + 2) / 3 * 4;
+    char *out = reserve(w, out_len + 2);
+    if (!out)
+        return;
+    char *o = out;
+    *o++ = '"';
+    o += pl_json_base64(o, p, n);
     *o++ = '"';
     w->len = (size_t)(o - w->buf);
     w->buf[w->len] = '\0';

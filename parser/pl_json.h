@@ -59,6 +59,9 @@ void pl_json_cstring(struct pl_json *w, const char *s);
 /* Go's []byte: standard base64 with padding in quotes; `""` when n is 0.
  * Write pl_json_null for a nil slice: the caller knows which it has. */
 void pl_json_bytes(struct pl_json *w, const uint8_t *p, size_t n);
+/* Standard base64 with padding of n bytes into out, which holds
+ * (n + 2) / 3 * 4 bytes (no NUL is added). Returns the bytes written. */
+size_t pl_json_base64(char *out, const uint8_t *p, size_t n);
 /* Go's net.IP as text: 4 bytes dotted; 16 bytes as Go's IP.String()
  * (IPv4-mapped addresses dotted, longest zero run of 2+ groups as ::).
  * Other lengths give "" (Go would refuse to marshal them; callers pass

@@ -21,21 +21,12 @@
 
 #include "pl_dhcp.h"
 #include "pl_dns.h"
+#include "pl_bytes.h"
 #include "pl_json.h"
 
 enum {
     NEXT_NONE = -1, /* stop: a layer type the walk does not decode */
 };
-
-static uint16_t be16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 static int fail(struct pl_packet *pkt, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -119,7 +110,7 @@ static int decode_ipv4(struct pl_packet *pkt, size_t off, size_t end, int *next,
         return fail(pkt, "IPv4: header truncated: %zu bytes, need 20", n);
     unsigned ihl = p[0] & 0x0f;
     /* gopacket stores len(data) into a uint16 when the header says 0 */
-    uint16_t length = be16(p + 2) ? be16(p + 2) : (uint16_t)n;
+    uint16_t length = pl_get_be16(p + 2) ? pl_get_be16(p + 2) : (uint16_t)n;
     if (length < 20)
         return fail(pkt, "IPv4: total length %u is less than 20", length);
     if (ihl < 5)
@@ -151,7 +142,7 @@ static int decode_ipv4(struct pl_packet *pkt, size_t off, size_t end, int *next,
     if (s->present && s->len > 20)
         pkt->ipv4_options_seen = 1;
     set_span(s, off, ihl * 4, off + ihl * 4, n - ihl * 4);
-    uint16_t flagsfrags = be16(p + 6);
+    uint16_t flagsfrags = pl_get_be16(p + 6);
     pkt->summary.family = 4;
     memset(pkt->summary.src, 0, 32);
     memcpy(pkt->summary.src, p + 12, 4);
@@ -194,7 +185,7 @@ static int hopbyhop_check(struct pl_packet *pkt, const uint8_t *h, size_t n, uin
             found = 1;
             if (h[o + 1] != 4)
                 return fail(pkt, "IPv6: jumbo payload option length %u, must be 4", h[o + 1]);
-            uint32_t value = be32(h + o + 2);
+            uint32_t value = pl_get_be32(h + o + 2);
             if (value <= 65535)
                 return fail(pkt, "IPv6: jumbo payload length %u is not above 65535", value);
             *jumbo = value;
@@ -211,7 +202,7 @@ static int decode_ipv6(struct pl_packet *pkt, size_t off, size_t end, int *next,
     size_t n = end - off;
     if (n < 40)
         return fail(pkt, "IPv6: header truncated: %zu bytes, need 40", n);
-    uint16_t length = be16(p + 4);
+    uint16_t length = pl_get_be16(p + 4);
     uint8_t nexthdr = p[6];
     size_t payload_off = off + 40, payload_end = end; /* gopacket's Payload */
     size_t walk_off = off + 40;                       /* where the next header starts */
@@ -275,7 +266,7 @@ static int decode_ipv6(struct pl_packet *pkt, size_t off, size_t end, int *next,
         size_t xlen;
         if (nexthdr == 44) {
             xlen = 8;
-            if (be16(x + 2) & 0xfff8) { /* not the first fragment */
+            if (pl_get_be16(x + 2) & 0xfff8) { /* not the first fragment */
                 pkt->summary.proto = x[0];
                 *next = NEXT_NONE;
                 goto done;
@@ -334,9 +325,9 @@ static int decode_tcp(struct pl_packet *pkt, size_t off, size_t end, int *next, 
     set_span(&pkt->layer[PL_LAYER_TCP], off, start, off + start, n - start);
     pkt->summary.proto = 6;
     pkt->summary.has_ports = 1;
-    pkt->summary.sport = be16(p);
-    pkt->summary.dport = be16(p + 2);
-    *next = next_for_ports(tcp_port_layer, be16(p), be16(p + 2));
+    pkt->summary.sport = pl_get_be16(p);
+    pkt->summary.dport = pl_get_be16(p + 2);
+    *next = next_for_ports(tcp_port_layer, pl_get_be16(p), pl_get_be16(p + 2));
     *poff = off + start;
     *pend = end;
     return 0;
@@ -349,7 +340,7 @@ static int decode_udp(struct pl_packet *pkt, size_t off, size_t end, int *next, 
     size_t n = end - off;
     if (n < 8)
         return fail(pkt, "UDP: header truncated: %zu bytes, need 8", n);
-    uint16_t length = be16(p + 4);
+    uint16_t length = pl_get_be16(p + 4);
     size_t hlen;
     if (length >= 8)
         hlen = length < n ? length : n;
@@ -360,9 +351,9 @@ static int decode_udp(struct pl_packet *pkt, size_t off, size_t end, int *next, 
     set_span(&pkt->layer[PL_LAYER_UDP], off, 8, off + 8, hlen - 8);
     pkt->summary.proto = 17;
     pkt->summary.has_ports = 1;
-    pkt->summary.sport = be16(p);
-    pkt->summary.dport = be16(p + 2);
-    *next = next_for_ports(udp_port_layer, be16(p), be16(p + 2));
+    pkt->summary.sport = pl_get_be16(p);
+    pkt->summary.dport = pl_get_be16(p + 2);
+    *next = next_for_ports(udp_port_layer, pl_get_be16(p), pl_get_be16(p + 2));
     *poff = off + 8;
     *pend = off + hlen;
     return 0;
@@ -405,13 +396,13 @@ static int decode_dns(struct pl_packet *pkt, size_t off, size_t end, int *next, 
         /* DNS over TCP: a 2-byte length, then the message (gopacket reads
          * the length as the ID and fails). A segment that does not start a
          * message is stream data, not an error. */
-        if (end - off < 2 || (size_t)be16(pkt->data + off) + 2 > end - off) {
+        if (end - off < 2 || (size_t)pl_get_be16(pkt->data + off) + 2 > end - off) {
             *next = NEXT_NONE;
             *poff = *pend = end;
             return 0;
         }
         msg_off = off + 2;
-        msg_end = msg_off + be16(pkt->data + off);
+        msg_end = msg_off + pl_get_be16(pkt->data + off);
     }
     if (pl_dns_check(pkt->data + msg_off, msg_end - msg_off, &why) < 0)
         return fail(pkt, "%s", why ? why : "DNS: malformed");
@@ -480,16 +471,6 @@ int pl_packet_not_ip(struct pl_packet *pkt, const uint8_t *data, size_t len, uin
     return fail(pkt, "not an IP packet: ethertype 0x%04x%s, %zu bytes", ethertype, name, len);
 }
 
-const char *pl_packet_layer_key(enum pl_layer layer)
-{
-    static const char *const keys[PL_LAYER_COUNT] = {
-        [PL_LAYER_IPV4] = "IP",       [PL_LAYER_IPV6] = "IPv6", [PL_LAYER_TCP] = "TCP",
-        [PL_LAYER_UDP] = "UDP",       [PL_LAYER_ICMPV4] = "ICMPv4",
-        [PL_LAYER_ICMPV6] = "ICMPv6", [PL_LAYER_DNS] = "DNS",   [PL_LAYER_DHCPV4] = "DHCP",
-    };
-    return (unsigned)layer < PL_LAYER_COUNT ? keys[layer] : "";
-}
-
 /* ---------------------------------------------------------------- writer */
 
 static void write_base(struct pl_json *w, const struct pl_packet *pkt, const struct pl_span *s)
@@ -516,33 +497,16 @@ static void write_base(struct pl_json *w, const struct pl_packet *pkt, const str
         pl_json_bool(w, value);                                                                   \
     } while (0)
 
-static void write_ipv4(struct pl_json *w, const struct pl_packet *pkt)
+/* "Options" and "Padding" of IPv4 and TCP, which gopacket shapes alike:
+ * End (0) and NOP (1) are one byte, End closes the list and what follows is
+ * Padding; the others carry a length the decoder has checked. An empty list
+ * is null when null_when_empty (IPv4 without options), else []. */
+static void write_options(struct pl_json *w, const uint8_t *opt, const uint8_t *opt_end,
+                          int null_when_empty)
 {
-    const struct pl_span *s = &pkt->layer[PL_LAYER_IPV4];
-    const uint8_t *p = pkt->data + s->off;
-    size_t n = pkt->len - s->off;
-    uint16_t flagsfrags = be16(p + 6);
-    uint16_t length = be16(p + 2) ? be16(p + 2) : (uint16_t)n;
-    pl_json_object_begin(w);
-    write_base(w, pkt, s);
-    key_uint(w, "Version", p[0] >> 4);
-    key_uint(w, "IHL", p[0] & 0x0f);
-    key_uint(w, "TOS", p[1]);
-    key_uint(w, "Length", length);
-    key_uint(w, "Id", be16(p + 4));
-    key_uint(w, "Flags", flagsfrags >> 13);
-    key_uint(w, "FragOffset", flagsfrags & 0x1fff);
-    key_uint(w, "TTL", p[8]);
-    key_uint(w, "Protocol", p[9]);
-    key_uint(w, "Checksum", be16(p + 10));
-    pl_json_key(w, "SrcIP");
-    pl_json_ip(w, p + 12, 4);
-    pl_json_key(w, "DstIP");
-    pl_json_ip(w, p + 16, 4);
-    pl_json_key(w, "Options");
-    const uint8_t *opt = p + 20, *opt_end = p + s->len;
     const uint8_t *padding = NULL;
-    if (opt == opt_end && !pkt->ipv4_options_seen) {
+    pl_json_key(w, "Options");
+    if (opt == opt_end && null_when_empty) {
         pl_json_null(w);
     } else {
         pl_json_array_begin(w);
@@ -574,6 +538,32 @@ static void write_ipv4(struct pl_json *w, const struct pl_packet *pkt)
         pl_json_bytes(w, padding, (size_t)(opt_end - padding));
     else
         pl_json_null(w);
+}
+
+static void write_ipv4(struct pl_json *w, const struct pl_packet *pkt)
+{
+    const struct pl_span *s = &pkt->layer[PL_LAYER_IPV4];
+    const uint8_t *p = pkt->data + s->off;
+    size_t n = pkt->len - s->off;
+    uint16_t flagsfrags = pl_get_be16(p + 6);
+    uint16_t length = pl_get_be16(p + 2) ? pl_get_be16(p + 2) : (uint16_t)n;
+    pl_json_object_begin(w);
+    write_base(w, pkt, s);
+    key_uint(w, "Version", p[0] >> 4);
+    key_uint(w, "IHL", p[0] & 0x0f);
+    key_uint(w, "TOS", p[1]);
+    key_uint(w, "Length", length);
+    key_uint(w, "Id", pl_get_be16(p + 4));
+    key_uint(w, "Flags", flagsfrags >> 13);
+    key_uint(w, "FragOffset", flagsfrags & 0x1fff);
+    key_uint(w, "TTL", p[8]);
+    key_uint(w, "Protocol", p[9]);
+    key_uint(w, "Checksum", pl_get_be16(p + 10));
+    pl_json_key(w, "SrcIP");
+    pl_json_ip(w, p + 12, 4);
+    pl_json_key(w, "DstIP");
+    pl_json_ip(w, p + 16, 4);
+    write_options(w, p + 20, p + s->len, !pkt->ipv4_options_seen);
     pl_json_object_end(w);
 }
 
@@ -622,9 +612,9 @@ static void write_ipv6(struct pl_json *w, const struct pl_packet *pkt)
     pl_json_object_begin(w);
     write_base(w, pkt, s);
     key_uint(w, "Version", p[0] >> 4);
-    key_uint(w, "TrafficClass", (be16(p) >> 4) & 0xff);
-    key_uint(w, "FlowLabel", be32(p) & 0x000fffff);
-    key_uint(w, "Length", be16(p + 4));
+    key_uint(w, "TrafficClass", (pl_get_be16(p) >> 4) & 0xff);
+    key_uint(w, "FlowLabel", pl_get_be32(p) & 0x000fffff);
+    key_uint(w, "Length", pl_get_be16(p + 4));
     key_uint(w, "NextHeader", p[6]);
     key_uint(w, "HopLimit", p[7]);
     pl_json_key(w, "SrcIP");
@@ -645,10 +635,10 @@ static void write_tcp(struct pl_json *w, const struct pl_packet *pkt)
     const uint8_t *p = pkt->data + s->off;
     pl_json_object_begin(w);
     write_base(w, pkt, s);
-    key_uint(w, "SrcPort", be16(p));
-    key_uint(w, "DstPort", be16(p + 2));
-    key_uint(w, "Seq", be32(p + 4));
-    key_uint(w, "Ack", be32(p + 8));
+    key_uint(w, "SrcPort", pl_get_be16(p));
+    key_uint(w, "DstPort", pl_get_be16(p + 2));
+    key_uint(w, "Seq", pl_get_be32(p + 4));
+    key_uint(w, "Ack", pl_get_be32(p + 8));
     key_uint(w, "DataOffset", p[12] >> 4);
     key_bool(w, "FIN", p[13] & 0x01);
     key_bool(w, "SYN", p[13] & 0x02);
@@ -659,41 +649,11 @@ static void write_tcp(struct pl_json *w, const struct pl_packet *pkt)
     key_bool(w, "ECE", p[13] & 0x40);
     key_bool(w, "CWR", p[13] & 0x80);
     key_bool(w, "NS", p[12] & 0x01);
-    key_uint(w, "Window", be16(p + 14));
-    key_uint(w, "Checksum", be16(p + 16));
-    key_uint(w, "Urgent", be16(p + 18));
+    key_uint(w, "Window", pl_get_be16(p + 14));
+    key_uint(w, "Checksum", pl_get_be16(p + 16));
+    key_uint(w, "Urgent", pl_get_be16(p + 18));
     /* gopacket's Options start as a slice of an inner array: [] not null */
-    pl_json_key(w, "Options");
-    pl_json_array_begin(w);
-    const uint8_t *opt = p + 20, *opt_end = p + s->len;
-    const uint8_t *padding = NULL;
-    while (opt < opt_end) {
-        pl_json_object_begin(w);
-        key_uint(w, "OptionType", opt[0]);
-        if (opt[0] == 0 || opt[0] == 1) {
-            key_uint(w, "OptionLength", 1);
-            pl_json_key(w, "OptionData");
-            pl_json_null(w);
-            pl_json_object_end(w);
-            if (opt[0] == 0) {
-                padding = opt + 1;
-                break;
-            }
-            opt++;
-            continue;
-        }
-        key_uint(w, "OptionLength", opt[1]);
-        pl_json_key(w, "OptionData");
-        pl_json_bytes(w, opt + 2, (size_t)opt[1] - 2);
-        pl_json_object_end(w);
-        opt += opt[1];
-    }
-    pl_json_array_end(w);
-    pl_json_key(w, "Padding");
-    if (padding)
-        pl_json_bytes(w, padding, (size_t)(opt_end - padding));
-    else
-        pl_json_null(w);
+    write_options(w, p + 20, p + s->len, 0);
     pl_json_object_end(w);
 }
 
@@ -703,10 +663,10 @@ static void write_udp(struct pl_json *w, const struct pl_packet *pkt)
     const uint8_t *p = pkt->data + s->off;
     pl_json_object_begin(w);
     write_base(w, pkt, s);
-    key_uint(w, "SrcPort", be16(p));
-    key_uint(w, "DstPort", be16(p + 2));
-    key_uint(w, "Length", be16(p + 4));
-    key_uint(w, "Checksum", be16(p + 6));
+    key_uint(w, "SrcPort", pl_get_be16(p));
+    key_uint(w, "DstPort", pl_get_be16(p + 2));
+    key_uint(w, "Length", pl_get_be16(p + 4));
+    key_uint(w, "Checksum", pl_get_be16(p + 6));
     pl_json_object_end(w);
 }
 
@@ -716,10 +676,10 @@ static void write_icmpv4(struct pl_json *w, const struct pl_packet *pkt)
     const uint8_t *p = pkt->data + s->off;
     pl_json_object_begin(w);
     write_base(w, pkt, s);
-    key_uint(w, "TypeCode", be16(p));
-    key_uint(w, "Checksum", be16(p + 2));
-    key_uint(w, "Id", be16(p + 4));
-    key_uint(w, "Seq", be16(p + 6));
+    key_uint(w, "TypeCode", pl_get_be16(p));
+    key_uint(w, "Checksum", pl_get_be16(p + 2));
+    key_uint(w, "Id", pl_get_be16(p + 4));
+    key_uint(w, "Seq", pl_get_be16(p + 6));
     pl_json_object_end(w);
 }
 
@@ -729,8 +689,8 @@ static void write_icmpv6(struct pl_json *w, const struct pl_packet *pkt)
     const uint8_t *p = pkt->data + s->off;
     pl_json_object_begin(w);
     write_base(w, pkt, s);
-    key_uint(w, "TypeCode", be16(p));
-    key_uint(w, "Checksum", be16(p + 2));
+    key_uint(w, "TypeCode", pl_get_be16(p));
+    key_uint(w, "Checksum", pl_get_be16(p + 2));
     pl_json_key(w, "TypeBytes");
     pl_json_null(w);
     pl_json_object_end(w);

@@ -93,7 +93,4 @@ void pl_packet_write_record(struct pl_json *w, const struct pl_packet *pkt,
                             const struct pl_meta *meta, uint64_t seq,
                             const char *domain_src, const char *domain_dst);
 
-/* The JSON key a layer has in the record ("IP", "IPv6", "TCP", ...). */
-const char *pl_packet_layer_key(enum pl_layer layer);
-
 #endif
