@@ -1,8 +1,11 @@
 /*
  * libFuzzer target of the decoder: any bytes as an NFLOG payload, with the
- * metadata varied by the first byte. The record must always come out as
- * valid JSON (checked with json-c), and the sanitizers catch any read out
- * of bounds. Corpus: tests/fuzz/make_corpus.py over tests/corpus/pcap.
+ * metadata varied by the first byte, and the same bytes as a frame of an
+ * NFLOG capture (DLT_NFLOG: `packet_logs decode` of `tcpdump -i nflog`),
+ * whose payload is decoded in turn with the frame's metadata. The record
+ * must always come out as valid JSON (checked with json-c), and the
+ * sanitizers catch any read out of bounds. Corpus: tests/fuzz/make_corpus.py
+ * over tests/corpus/pcap, and tests/fuzz/regression (NFLOG frames too).
  */
 #include <json-c/json.h>
 #include <stdint.h>
@@ -11,7 +14,55 @@
 
 #include "pl_dns.h"
 #include "pl_json.h"
+#include "pl_nflogcap.h"
 #include "pl_packet.h"
+
+/* The record of pkt must be one valid JSON object. */
+static void check_record(const struct pl_packet *pkt, const struct pl_meta *meta, uint64_t seq,
+                         const char *domain)
+{
+    struct pl_json w;
+    pl_json_init(&w);
+    pl_packet_write_record(&w, pkt, meta, seq, domain, NULL);
+    if (!pl_json_failed(&w)) {
+        json_object *parsed = json_tokener_parse(w.buf);
+        if (!parsed || !json_object_is_type(parsed, json_type_object))
+            abort(); /* the record must be valid JSON */
+        json_object_put(parsed);
+    }
+    pl_json_fini(&w);
+}
+
+/* The whole input as an NFLOG capture frame; its payload decoded as the
+ * decode command would, with the frame's prefix and hardware header. */
+static void check_frame(const uint8_t *frame, size_t len)
+{
+    struct pl_nflog_frame f;
+    char err[128];
+    if (pl_nflogcap_parse(&f, frame, len, err, sizeof(err)) < 0) {
+        if (!err[0])
+            abort(); /* a refusal says why */
+        return;
+    }
+    if (f.payload_len > len || (f.hwheader && f.hwheader_len > len) ||
+        strlen(f.prefix) >= sizeof(f.prefix))
+        abort();
+    struct pl_meta meta = {
+        .prefix = f.prefix,
+        .action = "allowed",
+        .indev = "",
+        .outdev = "",
+        .has_hwtype = f.has_hwtype,
+        .hwtype = f.hwtype,
+        .hwheader = f.hwheader,
+        .hwheader_len = f.hwheader ? f.hwheader_len : 0,
+        .ts_sec = f.ts_sec,
+        .ts_nsec = f.ts_nsec,
+    };
+    struct pl_packet pkt;
+    pl_packet_decode(&pkt, f.payload, f.payload_len);
+    check_record(&pkt, &meta, f.seq, NULL);
+}
 
 static void count_answer(void *ctx, const char *name, size_t name_len, const uint8_t *addr,
                          size_t addr_len, uint32_t ttl)
@@ -49,19 +100,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(copy, packet, len);
     struct pl_packet pkt;
     pl_packet_decode(&pkt, copy, len);
-    struct pl_json w;
-    pl_json_init(&w);
-    pl_packet_write_record(&w, &pkt, &meta, variant, (variant & 32) ? "example.com" : NULL,
-                           NULL);
-    if (!pl_json_failed(&w)) {
-        json_object *parsed = json_tokener_parse(w.buf);
-        if (!parsed || !json_object_is_type(parsed, json_type_object))
-            abort(); /* the record must be valid JSON */
-        json_object_put(parsed);
-    }
-    pl_json_fini(&w);
+    check_record(&pkt, &meta, variant, (variant & 32) ? "example.com" : NULL);
     int answers = 0;
     pl_dns_answers(copy, len, count_answer, &answers);
     free(copy);
+    /* the whole input, first byte included, as an NFLOG capture frame */
+    uint8_t *frame = malloc(size ? size : 1);
+    if (!frame)
+        return 0;
+    memcpy(frame, data, size);
+    check_frame(frame, size);
+    free(frame);
     return 0;
 }
