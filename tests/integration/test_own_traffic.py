@@ -12,6 +12,7 @@ included (conftest's SPR_RULES leaves lo out; these tests must not).
 """
 import os
 import shutil
+import time
 import subprocess
 
 import pytest
@@ -227,3 +228,23 @@ def test_wildcard_listen_skips_clients_on_interface_addresses(spr_net, start_ser
     assert skipped1 - skipped0 >= 10
     assert server.records({"port": LISTEN_PORT, "limit": 10000}) == []
     assert records1 - records0 <= 10
+
+
+def test_an_address_added_later_is_known(spr_net, start_server):
+    """The list of this host's addresses follows RTNETLINK address events."""
+    server = start_server(spr_net.router, ["--listen", f"0.0.0.0:{LISTEN_PORT}",
+                                           "--insecure-no-auth"],
+                          listen=False, host="127.0.0.1", port=LISTEN_PORT)
+    added = "10.99.0.77"
+    ns_sh(spr_net.router, "ip", "addr", "add", f"{added}/32", "dev", "wan0")
+    try:
+        time.sleep(0.5)  # the event is read before the next packets
+        records0, skipped0 = counters(server)
+        with netns(spr_net.wan):
+            r = requests.get(f"http://{added}:{LISTEN_PORT}/healthz", timeout=10)
+            assert r.status_code == 200
+        records1, skipped1 = counters(server)
+        assert skipped1 - skipped0 >= 5, (skipped0, skipped1)
+        assert server.records({"ip": added, "limit": 10000}) == []
+    finally:
+        ns_sh(spr_net.router, "ip", "addr", "del", f"{added}/32", "dev", "wan0", check=False)
