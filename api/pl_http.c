@@ -233,12 +233,22 @@ struct args {
 };
 
 static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-                                   const char *value)
+                                   size_t key_size, const char *value, size_t value_size)
 {
     (void)kind;
     struct args *a = cls;
     if (a->failed)
         return MHD_NO;
+    /* libmicrohttpd decodes %00 into a NUL and hands C strings: "wan%00x"
+     * would act as "wan". Its sizes say where a key or value really ends;
+     * a NUL before that is refused, as the stream refuses it. */
+    if (strlen(key) != key_size || (value && strlen(value) != value_size)) {
+        snprintf(a->error.param, sizeof(a->error.param), "%s", key);
+        snprintf(a->error.message, sizeof(a->error.message),
+                 "%s must not hold a NUL byte (%%00)", key[0] ? key : "a parameter name");
+        a->failed = 1;
+        return MHD_NO;
+    }
     if (pl_query_add(a->query, key, value ? value : "", a->flags, &a->error) < 0) {
         a->failed = 1;
         return MHD_NO;
@@ -257,7 +267,7 @@ static enum MHD_Result serve_records(struct pl_http *h, struct MHD_Connection *c
     struct pl_query q;
     pl_query_init(&q);
     struct args a = {.query = &q, .flags = 0};
-    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, &a);
+    MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, collect_arg, &a);
     if (a.failed)
         return send_error(conn, MHD_HTTP_BAD_REQUEST, a.error.param, "%s", a.error.message);
     int ndjson = wants_ndjson(conn);

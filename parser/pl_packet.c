@@ -109,6 +109,8 @@ static int decode_ipv4(struct pl_packet *pkt, size_t off, size_t end, int *next,
     if (n < 20)
         return fail(pkt, "IPv4: header truncated: %zu bytes, need 20", n);
     unsigned ihl = p[0] & 0x0f;
+    if (off == 0)
+        pkt->ip_length = be16(p + 2); /* 0: the header does not say */
     /* gopacket stores len(data) into a uint16 when the header says 0 */
     uint16_t length = pl_get_be16(p + 2) ? pl_get_be16(p + 2) : (uint16_t)n;
     if (length < 20)
@@ -204,6 +206,8 @@ static int decode_ipv6(struct pl_packet *pkt, size_t off, size_t end, int *next,
         return fail(pkt, "IPv6: header truncated: %zu bytes, need 40", n);
     uint16_t length = pl_get_be16(p + 4);
     uint8_t nexthdr = p[6];
+    if (off == 0 && length)
+        pkt->ip_length = 40u + length;
     size_t payload_off = off + 40, payload_end = end; /* gopacket's Payload */
     size_t walk_off = off + 40;                       /* where the next header starts */
     size_t walk_end;
@@ -216,6 +220,8 @@ static int decode_ipv6(struct pl_packet *pkt, size_t off, size_t end, int *next,
         set_span(&pkt->hopbyhop, off + 40, actual, off + 40 + actual, n - 40 - actual);
         nexthdr = p[40];
         walk_off = off + 40 + actual;
+        if (jumbo && length == 0 && off == 0)
+            pkt->ip_length = jumbo <= UINT32_MAX - 40 ? 40 + jumbo : 0;
         if (jumbo && length == 0) {
             /* gopacket keeps the hop-by-hop header in the IPv6 Payload here
              * (its Payload is cut before the header is skipped) and decodes
@@ -787,6 +793,17 @@ void pl_packet_write_record(struct pl_json *w, const struct pl_packet *pkt,
     key_text(w, "OutDev", meta->outdev);
     if (seq)
         key_uint(w, "Seq", seq);
+    /* Beyond SPR: a record of a cut packet (--snaplen, or the rule's own
+     * snaplen) says so, and how long the packet was. NFLOG does not carry
+     * the original length: it comes from the IP header, and where that
+     * does not give it (a length field of 0), a packet that filled the copy
+     * range is taken as cut, of a length not known. */
+    if (pkt->ip_length ? pkt->ip_length > pkt->len
+                       : meta->snaplen && pkt->len >= meta->snaplen && pkt->len > 0) {
+        key_bool(w, "Truncated", 1);
+        if (pkt->ip_length)
+            key_uint(w, "Length", pkt->ip_length);
+    }
     if (pkt->error[0])
         key_text(w, "Error", pkt->error);
     pl_json_object_end(w);

@@ -39,6 +39,10 @@ struct pl_meta {
     size_t hwheader_len;
     int64_t ts_sec;      /* the kernel's timestamp, else the time of receipt */
     uint32_t ts_nsec;
+    /* The copy range the bytes were taken with (NFLOG's, or a capture's
+     * snaplen): a packet of this many bytes or more whose IP header does not
+     * give its length may have been cut. 0: no range known. */
+    size_t snaplen;
 };
 
 /* One decoded layer: where its header and its payload lie in the packet. */
@@ -73,6 +77,11 @@ struct pl_packet {
     /* an IPv4 layer with options was overwritten by an inner one (IP in
      * IP): gopacket then shows the inner's empty Options as [] not null */
     int ipv4_options_seen;
+    /* The whole packet's length as its outer IP header gives it (IPv4 total
+     * length; IPv6 40 + payload length, or + the jumbo payload length); 0
+     * when the header does not say (too short to read, or a length of 0, as
+     * GSO/GRO packets over 64 KiB have). More than len: the bytes were cut. */
+    uint32_t ip_length;
     char error[PL_PACKET_ERROR_MAX]; /* "" when every layer decoded */
 };
 
@@ -88,7 +97,9 @@ int pl_packet_not_ip(struct pl_packet *pkt, const uint8_t *data, size_t len, uin
 
 /* Writes the record of a decoded packet as one JSON object: the layers in
  * SPR's order, then RecentDomainSrc/Dst when non-NULL and non-empty, Prefix,
- * Action, Timestamp, InDev, OutDev, Seq (when seq is nonzero) and Error. */
+ * Action, Timestamp, InDev, OutDev, Seq (when seq is nonzero), Truncated
+ * and Length when the bytes are fewer than the packet had (Length only when
+ * the IP header gives it: pkt->ip_length; see meta->snaplen), and Error. */
 void pl_packet_write_record(struct pl_json *w, const struct pl_packet *pkt,
                             const struct pl_meta *meta, uint64_t seq,
                             const char *domain_src, const char *domain_dst);

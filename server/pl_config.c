@@ -308,6 +308,29 @@ static int apply_rules(struct pl_config *cfg, const char *value, char *why, size
     return apply_bool(&cfg->rules, value, why, why_len);
 }
 
+static int apply_log_own_traffic(struct pl_config *cfg, const char *value, char *why,
+                                 size_t why_len)
+{
+    return apply_bool(&cfg->log_own_traffic, value, why, why_len);
+}
+
+/* 0 (whole packets, as SPR: the kernel's most, 0xffff), or enough for the
+ * IPv6 and TCP headers with their options (40 + 60): below that a record
+ * would not even show its ports. */
+static int apply_snaplen(struct pl_config *cfg, const char *value, char *why, size_t why_len)
+{
+    uint64_t n;
+    if (parse_number(value, 0, 65535, &n) < 0 || (n != 0 && n < 128)) {
+        snprintf(why, why_len,
+                 "the snaplen must be 0 (whole packets) or a number of bytes from 128 to 65535, "
+                 "got \"%s\"",
+                 value);
+        return -1;
+    }
+    cfg->nflog.copy_range = (uint32_t)n;
+    return 0;
+}
+
 static int apply_quiet(struct pl_config *cfg, const char *value, char *why, size_t why_len)
 {
     return apply_bool(&cfg->quiet, value, why, why_len);
@@ -355,6 +378,17 @@ static const struct option_spec specs[] = {
      "the access token itself (prefer --token-file: argv is visible to all)", apply_token},
     {"insecure-no-auth", "PACKET_LOGS_INSECURE_NO_AUTH", 0, NULL, "off",
      "serve a non-loopback address without a token", apply_insecure},
+    {"snaplen", "PACKET_LOGS_SNAPLEN", 1, "BYTES", "1600",
+     "bytes of each packet kept (NFLOG copy range), as tcpdump's -s:\n"
+     "a 1500-byte MTU packet stays whole, GSO/GRO super-packets (up to\n"
+     "64 KB) are cut, their records say \"Truncated\": true and \"Length\";\n"
+     "0: whole packets (as SPR)",
+     apply_snaplen},
+    {"log-own-traffic", "PACKET_LOGS_LOG_OWN_TRAFFIC", 0, NULL, "off",
+     "also log the packets of connections to packet_logs' own port\n"
+     "on this host (its viewers' traffic: skipped by default, counted\n"
+     "in packet_logs_own_traffic_skipped_total)",
+     apply_log_own_traffic},
     {"rules", "PACKET_LOGS_RULES", 0, NULL, "off",
      "install SPR's log rules (table inet packet_logs; WANIF from the\n"
      "environment names the upstream interface) and remove them on exit",
@@ -418,7 +452,13 @@ static void defaults(struct pl_config *cfg)
     cfg->nflog.qthreshold = 16;
     cfg->nflog.qtimeout_ms = 10;
     cfg->nflog.rcvbuf = 16u << 20;
-    cfg->nflog.copy_range = 0xffff;
+    /* A 1500-byte MTU packet is at most 1500 bytes at the network layer,
+     * IPv4 or IPv6 (NFLOG's payload has no link header); 100 more keep
+     * whole what a slightly larger MTU carries (PPPoE's 1508 "baby
+     * jumbo", tunnels' underlay), and GSO/GRO super-packets (up to 64 KB,
+     * several segments in one) are cut: one bulk download cannot flush the
+     * history with 64 KB records. */
+    cfg->nflog.copy_range = 1600;
     cfg->history_records = 50000;
     cfg->history_bytes = 64u << 20;
     cfg->dns_cache = 8192;

@@ -26,6 +26,7 @@ struct pl_config {
     char token[PL_CONFIG_TOKEN_MAX]; /* "" when none */
     int insecure_no_auth;
     int rules;              /* install SPR's log rules (--rules) */
+    int log_own_traffic;    /* log segments of our own connections too */
     char wanif[32];         /* WANIF for --rules, from the environment */
     unsigned max_clients;   /* WebSocket stream clients */
     unsigned max_connections; /* HTTP connections */

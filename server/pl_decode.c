@@ -101,6 +101,9 @@ int pl_decode_main(int argc, char **argv)
             status = 2;
             break;
         }
+        /* the capture's snaplen plays NFLOG's copy range (Truncated) */
+        int snaplen = pcap_snapshot(pcap);
+        meta.snaplen = snaplen > (ethernet ? 14 : 0) ? (size_t)snaplen - (ethernet ? 14 : 0) : 0;
         int print = round == repeat - 1;
         struct pcap_pkthdr *hdr;
         const u_char *frame;

@@ -16,9 +16,11 @@
 #include <fcntl.h>
 #include <libnetfilter_log/libnetfilter_log.h>
 #include <limits.h>
+#include <linux/filter.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -592,6 +594,27 @@ static void drain(struct pl_nflog *n)
     }
 }
 
+/* Packets that keep coming while the groups are unbound break the unbinds:
+ * the library waits for each ack and fails (ENOENT) on the NLMSG_DONE that
+ * ends a batch of packets, and then never frees its group handle. A socket
+ * filter that drops packet messages (the first message's nlmsg_type, which
+ * is host-endian; BPF loads big-endian) leaves only the acks. Best effort:
+ * without it the groups are still released when the socket closes. */
+static void mute_packets(struct pl_nflog *n)
+{
+    uint16_t type = PACKET_MSG_TYPE;
+    uint8_t b[2];
+    memcpy(b, &type, sizeof(b));
+    struct sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_H | BPF_ABS, offsetof(struct nlmsghdr, nlmsg_type)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)(b[0] << 8 | b[1]), 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, 0),
+        BPF_STMT(BPF_RET | BPF_K, 0xffffffffu),
+    };
+    struct sock_fprog prog = {.len = sizeof(code) / sizeof(code[0]), .filter = code};
+    (void)setsockopt(n->fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
+}
+
 void pl_nflog_close(struct pl_nflog *n)
 {
     if (!n)
@@ -601,8 +624,10 @@ void pl_nflog_close(struct pl_nflog *n)
         int bound = 0;
         for (size_t i = 0; i < n->cfg.n_groups && i < PL_NFLOG_MAX_GROUPS; i++)
             bound |= n->slots[i].gh != NULL;
-        if (bound)
+        if (bound) {
+            mute_packets(n);
             drain(n);
+        }
         for (size_t i = 0; i < n->cfg.n_groups && i < PL_NFLOG_MAX_GROUPS; i++) {
             /* The library frees a group handle only when the kernel acks the
              * unbind; closing the socket releases the group either way. */

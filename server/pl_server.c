@@ -30,6 +30,7 @@
 #include "pl_ifnames.h"
 #include "pl_json.h"
 #include "pl_nflog.h"
+#include "pl_own.h"
 #include "pl_packet.h"
 #include "pl_prefixes.h"
 #include "pl_rules.h"
@@ -43,6 +44,7 @@ struct server {
     struct pl_domains *domains;
     struct pl_ifnames *ifnames;
     struct pl_nflog *nflog;
+    struct pl_own *own;      /* NULL with --log-own-traffic */
     struct pl_http *http;
     struct pl_stream *stream;
     struct pl_dispatch *dispatch;
@@ -54,6 +56,7 @@ struct server {
     _Atomic uint64_t records;
     _Atomic uint64_t decode_errors;
     _Atomic uint64_t oom_drops;
+    _Atomic uint64_t own_skipped;
     int64_t last_drop_log;
     uint64_t drops_logged;
     uint64_t parse_errors_logged;
@@ -79,6 +82,15 @@ static void learn_answer(void *ctx, const char *name, size_t name_len, const uin
 static void on_packet(void *ctx, const struct pl_nflog_packet *np)
 {
     struct server *s = ctx;
+    /* inet rules log IP only; a bridge rule also logs ARP and the like */
+    int ip = np->hw_protocol == 0 || np->hw_protocol == 0x0800 || np->hw_protocol == 0x86dd;
+    /* First, before any work: our own viewers' segments would feed a loop */
+    if (ip && s->own &&
+        pl_own_match(s->own, np->payload, np->payload_len, np->indev || np->physindev,
+                     np->outdev || np->physoutdev)) {
+        atomic_fetch_add_explicit(&s->own_skipped, 1, memory_order_relaxed);
+        return;
+    }
     struct pl_meta meta = {0};
     char indev[PL_IFNAMES_NAME_MAX], outdev[PL_IFNAMES_NAME_MAX];
     pl_ifnames_get(s->ifnames, np->indev ? np->indev : np->physindev, indev);
@@ -91,6 +103,7 @@ static void on_packet(void *ctx, const struct pl_nflog_packet *np)
     meta.hwtype = np->hwtype;
     meta.hwheader = np->hwheader;
     meta.hwheader_len = np->hwheader_len;
+    meta.snaplen = s->cfg->nflog.copy_range ? s->cfg->nflog.copy_range : 0xffff;
     int64_t now_sec;
     uint32_t now_nsec;
     realtime(&now_sec, &now_nsec);
@@ -104,8 +117,6 @@ static void on_packet(void *ctx, const struct pl_nflog_packet *np)
     }
 
     struct pl_packet pkt;
-    /* inet rules log IP only; a bridge rule also logs ARP and the like */
-    int ip = np->hw_protocol == 0 || np->hw_protocol == 0x0800 || np->hw_protocol == 0x86dd;
     int rc = ip ? pl_packet_decode(&pkt, np->payload, np->payload_len)
                 : pl_packet_not_ip(&pkt, np->payload, np->payload_len, np->hw_protocol);
     if (rc < 0)
@@ -176,13 +187,16 @@ static void log_drops(struct server *s)
 static void *nflog_main(void *arg)
 {
     struct server *s = arg;
-    struct pollfd fds[3] = {
+    struct pollfd fds[4] = {
         {.fd = pl_nflog_fd(s->nflog), .events = POLLIN},
         {.fd = pl_ifnames_fd(s->ifnames), .events = POLLIN},
         {.fd = s->stop_fd, .events = POLLIN},
+        /* this host's addresses, for a wildcard listen address; poll
+         * ignores a negative fd */
+        {.fd = s->own ? pl_own_fd(s->own) : -1, .events = POLLIN},
     };
     for (;;) {
-        int n = poll(fds, 3, 1000);
+        int n = poll(fds, 4, 1000);
         if (n < 0 && errno != EINTR) {
             fprintf(stderr, "packet_logs: poll: %s\n", strerror(errno));
             break;
@@ -193,6 +207,13 @@ static void *nflog_main(void *arg)
          * also on a timeout, which retries a reload that could not start */
         if (fds[1].revents || n == 0)
             pl_ifnames_update(s->ifnames);
+        /* before the packets: one to a new address is then known as ours */
+        if (fds[3].revents) {
+            int rc = pl_own_update(s->own);
+            if (rc < 0)
+                fprintf(stderr, "packet_logs: reading this host's addresses: %s\n",
+                        strerror(-rc));
+        }
         if (fds[0].revents) {
             int rc = pl_nflog_receive(s->nflog, on_packet, s);
             if (rc < 0 && rc != -EAGAIN && rc != -EINTR && rc != -ENOBUFS)
@@ -231,6 +252,10 @@ static void write_metrics(void *ctx, struct pl_json *out)
     metric(out, "packet_logs_out_of_memory_drops_total", "counter",
            "Packets lost because a record could not be allocated.",
            atomic_load_explicit(&s->oom_drops, memory_order_relaxed));
+    metric(out, "packet_logs_own_traffic_skipped_total", "counter",
+           "Packets of packet_logs' own connections (its listen port on this host) not "
+           "logged (--log-own-traffic keeps them).",
+           atomic_load_explicit(&s->own_skipped, memory_order_relaxed));
     metric(out, "packet_logs_stream_clients", "gauge", "WebSocket stream clients connected.",
            s->stream ? pl_stream_clients(s->stream) : 0);
     metric(out, "packet_logs_stream_dropped_total", "counter",
@@ -348,6 +373,12 @@ int pl_server_run(const struct pl_config *cfg)
         fprintf(stderr, "packet_logs: --listen: %s\n", err);
         goto out;
     }
+    if (!cfg->log_own_traffic &&
+        pl_own_open(&s.own, cfg->listen_host, pl_dispatch_port(s.dispatch), err, sizeof(err)) <
+            0) {
+        fprintf(stderr, "packet_logs: own traffic: %s\n", err);
+        goto out;
+    }
     if (pthread_create(&s.nflog_thread, NULL, nflog_main, &s) != 0) {
         fprintf(stderr, "packet_logs: cannot start the NFLOG thread\n");
         goto out;
@@ -406,6 +437,7 @@ out:
     pl_http_stop(s.http); /* before the stream: /metrics reads its counters */
     pl_stream_stop(s.stream);
     pl_nflog_close(s.nflog);
+    pl_own_close(s.own);
     pl_ifnames_close(s.ifnames);
     pl_domains_free(s.domains);
     pl_prefixes_free(s.prefixes);

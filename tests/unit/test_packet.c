@@ -162,6 +162,71 @@ static void test_ethernet_metadata(void **state)
     pl_json_fini(&w);
 }
 
+/* Truncated and Length: from the IP header's length, else from filling the
+ * copy range (meta.snaplen); after Seq, before Error. */
+struct cut_case {
+    const char *name;
+    int v6;
+    uint16_t length_field; /* IPv4 total length / IPv6 payload length */
+    size_t len;            /* bytes given */
+    size_t snaplen;
+    const char *expect;    /* substring, or NULL: no Truncated at all */
+};
+
+static const struct cut_case cut_cases[] = {
+    {"whole ipv4", 0, 1500, 1500, 1600, NULL},
+    {"ipv4 cut at the snaplen", 0, 3000, 1600, 1600, "\"Seq\":7,\"Truncated\":true,\"Length\":3000}"},
+    {"ipv4 64 KB super-packet", 0, 65535, 1600, 1600, "\"Truncated\":true,\"Length\":65535}"},
+    {"ipv4 length 0 filling the range", 0, 0, 1600, 1600, "\"Truncated\":true}"},
+    {"ipv4 length 0 below the range", 0, 0, 1000, 1600, NULL},
+    {"ipv4 length 0, no range known", 0, 0, 1600, 0, NULL},
+    {"ipv4 header claiming more", 0, 3000, 100, 1600, "\"Truncated\":true,\"Length\":3000}"},
+    {"whole ipv6", 1, 1460, 1500, 1600, NULL},
+    {"ipv6 cut", 1, 64000, 1600, 1600, "\"Truncated\":true,\"Length\":64040}"},
+    {"ipv6 length 0 (BIG TCP) filling the range", 1, 0, 1600, 1600, "\"Truncated\":true}"},
+    {"ipv6 length 0 below the range", 1, 0, 1200, 1600, NULL},
+};
+
+static void test_cut(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(cut_cases) / sizeof(cut_cases[0]); i++) {
+        const struct cut_case *c = &cut_cases[i];
+        uint8_t *packet = calloc(1, c->len);
+        assert_non_null(packet);
+        if (c->v6) {
+            packet[0] = 0x60;
+            packet[4] = (uint8_t)(c->length_field >> 8);
+            packet[5] = (uint8_t)c->length_field;
+            packet[6] = 6; /* TCP */
+            packet[7] = 64;
+            packet[40 + 12] = 0x50;
+        } else {
+            packet[0] = 0x45;
+            packet[2] = (uint8_t)(c->length_field >> 8);
+            packet[3] = (uint8_t)c->length_field;
+            packet[8] = 64;
+            packet[9] = 6;
+            packet[20 + 12] = 0x50;
+        }
+        struct pl_packet pkt;
+        pl_packet_decode(&pkt, packet, c->len);
+        struct pl_json w;
+        pl_json_init(&w);
+        struct pl_meta meta = {.prefix = "wan:out ", .action = "allowed", .snaplen = c->snaplen};
+        pl_packet_write_record(&w, &pkt, &meta, 7, NULL, NULL);
+        if (c->expect && !strstr(w.buf, c->expect))
+            fail_msg("%s: record lacks %s: %.200s...", c->name, c->expect,
+                     w.buf + (w.len > 200 ? w.len - 200 : 0));
+        if (!c->expect && strstr(w.buf, "\"Truncated\""))
+            fail_msg("%s: a whole packet's record says Truncated", c->name);
+        if (c->expect && !strstr(c->expect, "Length") && strstr(w.buf, "\"Truncated\":true,\"Length\""))
+            fail_msg("%s: a Length the header does not give", c->name);
+        pl_json_fini(&w);
+        free(packet);
+    }
+}
+
 static void test_not_ip(void **state)
 {
     (void)state;
@@ -181,6 +246,7 @@ int main(void)
         cmocka_unit_test(test_walk),
         cmocka_unit_test(test_ethernet_metadata),
         cmocka_unit_test(test_not_ip),
+        cmocka_unit_test(test_cut),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
