@@ -110,7 +110,7 @@ static int decode_ipv4(struct pl_packet *pkt, size_t off, size_t end, int *next,
         return fail(pkt, "IPv4: header truncated: %zu bytes, need 20", n);
     unsigned ihl = p[0] & 0x0f;
     if (off == 0)
-        pkt->ip_length = be16(p + 2); /* 0: the header does not say */
+        pkt->ip_length = pl_get_be16(p + 2); /* 0: the header does not say */
     /* gopacket stores len(data) into a uint16 when the header says 0 */
     uint16_t length = pl_get_be16(p + 2) ? pl_get_be16(p + 2) : (uint16_t)n;
     if (length < 20)

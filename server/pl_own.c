@@ -37,6 +37,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "pl_bytes.h"
+
 struct own_addr {
     uint8_t family; /* 4 or 6 */
     uint8_t addr[16];
@@ -62,11 +64,6 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
-}
-
-static uint16_t be16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
 }
 
 /* Reloads the list from getifaddrs(); keeps the old list on failure. */
@@ -217,7 +214,7 @@ int pl_own_match(const struct pl_own *o, const uint8_t *p, size_t len, int in, i
     if (len >= 20 && p[0] >> 4 == 4) {
         l4 = (size_t)(p[0] & 0x0f) * 4;
         /* a fragment after the first carries no ports */
-        if (p[9] != 6 || l4 < 20 || (be16(p + 6) & 0x1fff) != 0)
+        if (p[9] != 6 || l4 < 20 || (pl_get_be16(p + 6) & 0x1fff) != 0)
             return 0;
         family = 4;
         src = p + 12;
@@ -236,7 +233,7 @@ int pl_own_match(const struct pl_own *o, const uint8_t *p, size_t len, int in, i
     }
     if (len < l4 + 4)
         return 0;
-    uint16_t sport = be16(p + l4), dport = be16(p + l4 + 2);
+    uint16_t sport = pl_get_be16(p + l4), dport = pl_get_be16(p + l4 + 2);
     if (dport == o->port && is_local(o, family, dst))
         return 1;
     if (sport == o->port && is_local(o, family, src))
