@@ -57,6 +57,16 @@
 #define STOP_GRACE_MS 300 /* time for close frames to leave at stop */
 #define CLOSE_TRY_AGAIN 1013
 
+/* permessage-deflate (RFC 7692), libwebsockets' own, taken when a client
+ * offers it (browsers, ws, Python websockets do): records are JSON and
+ * compress several times. The offer string is what lws would send as a
+ * client; as a server it answers the client's offer. */
+static const struct lws_extension extensions[] = {
+    {"permessage-deflate", lws_extension_callback_pm_deflate,
+     "permessage-deflate; client_no_context_takeover; client_max_window_bits"},
+    {NULL, NULL, NULL},
+};
+
 enum slot_state { SLOT_FREE, SLOT_QUEUED, SLOT_ADOPTED };
 
 /* An upgrade between the gate and ESTABLISHED. */
@@ -599,6 +609,7 @@ int pl_stream_start(struct pl_stream **out, const struct pl_stream_config *cfg, 
     memset(&info, 0, sizeof(info));
     info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
     info.protocols = s->protocols;
+    info.extensions = extensions;
     info.vhost_name = "packet_logs";
     info.user = s;
     info.retry_and_idle_policy = &s->retry;
