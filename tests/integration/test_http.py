@@ -19,7 +19,9 @@ import time
 import pytest
 import requests
 
-from conftest import LAN_ROUTER4, check_contract, netns, run_binary
+import subprocess
+
+from conftest import BINARY, LAN_ROUTER4, check_contract, netns, run_binary
 
 GZIP_PORT = 7310       # the 1000-record page
 SLOW_PORT = 7311       # the 10,000-record pages of the slow readers
@@ -311,6 +313,18 @@ def test_no_cors_by_default(server):
     r = preflight(server, None)
     assert r.status_code == 204 and r.headers["Allow"] == "GET, HEAD, OPTIONS"
     assert "Access-Control-Allow-Origin" not in r.headers
+
+
+def test_help_lists_cors_origin():
+    res = subprocess.run([str(BINARY), "--help"], capture_output=True, text=True, timeout=10)
+    assert "--cors-origin ORIGIN" in res.stdout and "PACKET_LOGS_CORS_ORIGIN" in res.stdout
+
+
+def test_head_of_a_streamed_page(server, page_1000):
+    status, h, body = raw_get(server, page_1000.replace("1000", "999"),
+                              [("Accept-Encoding", "gzip")], method="HEAD")
+    assert status == 200 and body == b""
+    assert h["content-encoding"] == "gzip" and 'rel="next"' in h["link"]
 
 
 def test_cors_origins_from_the_environment(net, start_server):
