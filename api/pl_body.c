@@ -25,7 +25,7 @@
  * times the speed. */
 #define GZIP_WINDOW_BITS (15 + 16)
 #define GZIP_MEM_LEVEL 8
-#define GZIP_LEVEL 1
+#define GZIP_LEVEL PL_BODY_GZIP_FAST
 
 /* ------------------------------------------------------------ the source */
 
@@ -361,14 +361,13 @@ int pl_body_accepts_gzip(const char *accept_encoding)
     return any_q > 0;
 }
 
-char *pl_body_gzip(const void *data, size_t len, size_t *out_len)
+char *pl_body_gzip(const void *data, size_t len, int level, size_t *out_len)
 {
     if (len > UINT32_MAX / 2)
         return NULL;
     z_stream z;
     memset(&z, 0, sizeof(z));
-    /* static content is compressed once: the best level is worth it */
-    if (deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, GZIP_WINDOW_BITS, GZIP_MEM_LEVEL,
+    if (deflateInit2(&z, level, Z_DEFLATED, GZIP_WINDOW_BITS, GZIP_MEM_LEVEL,
                      Z_DEFAULT_STRATEGY) != Z_OK)
         return NULL;
     uLong bound = deflateBound(&z, (uLong)len);

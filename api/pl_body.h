@@ -111,9 +111,12 @@ void pl_body_free(struct pl_body *b);
  * malformed: no. */
 int pl_body_accepts_gzip(const char *accept_encoding);
 
-/* Compresses len bytes of data as one gzip member into a new buffer
- * (malloc'd, the caller frees) and sets *out_len. Returns NULL when out of
- * memory or when the result would not be smaller. */
-char *pl_body_gzip(const void *data, size_t len, size_t *out_len);
+#define PL_BODY_GZIP_FAST 1 /* bodies made per request */
+#define PL_BODY_GZIP_BEST 9 /* content compressed once and kept */
+
+/* Compresses len bytes of data as one gzip member at zlib level `level`
+ * into a new buffer (malloc'd, the caller frees) and sets *out_len.
+ * Returns NULL when out of memory or when the result would not be smaller. */
+char *pl_body_gzip(const void *data, size_t len, int level, size_t *out_len);
 
 #endif

@@ -135,7 +135,7 @@ static enum MHD_Result queue(struct MHD_Connection *conn, unsigned status, const
     int gzipped = 0;
     if (len >= GZIP_MIN && accepts_gzip(conn)) {
         size_t gz_len;
-        char *gz = pl_body_gzip(body, len, &gz_len);
+        char *gz = pl_body_gzip(body, len, PL_BODY_GZIP_FAST, &gz_len);
         if (gz) {
             free(body);
             body = gz;
@@ -687,7 +687,9 @@ static int prepare_files(struct pl_http *h)
         if (v->file->size >= GZIP_MIN &&
             (!strncmp(type, "text/", 5) || strstr(type, "yaml") || strstr(type, "json") ||
              strstr(type, "svg")))
-            v->gzip = pl_body_gzip(v->file->data, v->file->size, &v->gzip_len);
+            /* compressed once: the best level is worth its time */
+            v->gzip = pl_body_gzip(v->file->data, v->file->size, PL_BODY_GZIP_BEST,
+                                   &v->gzip_len);
     }
     return 0;
 }
