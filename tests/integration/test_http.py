@@ -69,15 +69,15 @@ def raw_get(server, target, headers=(), method="GET"):
             head += "Connection: close\r\n"
         head += "".join(f"{k}: {v}\r\n" for k, v in headers)
         s.sendall((head + "\r\n").encode())
-        data = b""
+        parts = []
         while True:
             b = s.recv(1 << 20)
             if not b:
                 break
-            data += b
+            parts.append(b)
     finally:
         s.close()
-    return parse_response(data)
+    return parse_response(b"".join(parts))
 
 
 def parse_response(data):
@@ -91,15 +91,16 @@ def parse_response(data):
         k, _, v = line.partition(":")
         hdrs[k.strip().lower()] = v.strip()
     if hdrs.get("transfer-encoding") == "chunked":
-        out, rest = [], body
+        out, at = [], 0  # an index, not slices: pages are megabytes
         while True:
-            size_line, _, rest = rest.partition(b"\r\n")
-            size = int(size_line.split(b";")[0], 16)
+            eol = body.index(b"\r\n", at)
+            size = int(body[at:eol].split(b";")[0], 16)
+            at = eol + 2
             if size == 0:
                 break
-            assert rest[size:size + 2] == b"\r\n", "a chunk does not end in CRLF"
-            out.append(rest[:size])
-            rest = rest[size + 2:]
+            assert body[at + size:at + size + 2] == b"\r\n", "a chunk does not end in CRLF"
+            out.append(body[at:at + size])
+            at += size + 2
         body = b"".join(out)
     return status, hdrs, body
 
