@@ -21,12 +21,13 @@ import requests
 
 import subprocess
 
-from conftest import BINARY, LAN_ROUTER4, check_contract, netns, run_binary
+from conftest import BINARY, LAN_ROUTER4, PY, check_contract, netns, ns_sh, run_binary
 
 GZIP_PORT = 7310       # the 1000-record page
 SLOW_PORT = 7311       # the 10,000-record pages of the slow readers
 RELATIVE_PORT = 7312   # relative times
 STREAM_PORT = 7313     # the deflated stream
+RANDOM_PORT = 7314     # the deflated stream of incompressible records
 
 ALLOWED = "https://grafana.example:3000"
 OTHER_ALLOWED = "http://home.example"
@@ -419,6 +420,42 @@ def test_stream_is_deflated_when_the_client_offers_it(server, traffic, net):
     plain = asyncio.run(_stream(server, query, 200, compression=None))
     assert plain["extensions"] is None and plain["negotiated"] == []
     assert plain["messages"] == got["messages"]
+
+
+# Datagrams of random bytes, each different: records that compress badly.
+RANDOM_SENDER = r'''
+import os, socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(int(sys.argv[3])):
+    s.sendto(os.urandom(int(sys.argv[4])), (sys.argv[1], int(sys.argv[2])))
+    if i % 100 == 99:
+        time.sleep(0.02)
+'''
+
+
+@pytest.mark.parametrize("port, count, size", [(RANDOM_PORT, 300, 1400),
+                                               (RANDOM_PORT + 100, 40, 60000)])
+def test_deflated_stream_of_incompressible_records(server, net, port, count, size):
+    """Records whose compressed form outgrows libwebsockets' deflate buffer
+    (1 KB): lws goes on reading the message after lws_write() returned.
+    Each arrives intact, and the server lives (it crashed with 60 KB ones
+    while it wrote on, or freed the message, during that drain)."""
+    start = server.newest_seq()
+    ns_sh(net.lan, PY, "-c", RANDOM_SENDER, LAN_ROUTER4, port, count, size)
+    params = [("dport", port), ("limit", count), ("order", "asc")] + \
+        ([("after", start)] if start else [])
+    deadline = time.monotonic() + 20
+    while True:
+        rest = requests_get(server, "/packet_logs", params=params,
+                            headers={"Accept": "application/x-ndjson"}).content.split(b"\n")[:-1]
+        if len(rest) == count or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert len(rest) == count
+    got = asyncio.run(_stream(server, f"?dport={port}&backlog={count}", count))
+    assert got["negotiated"] == ["permessage-deflate"]
+    assert [m.encode() for m in got["messages"]] == rest
+    assert server.get("/healthz").status_code == 200
 
 
 # =============================================================== slow readers
