@@ -10,7 +10,7 @@
  *     would add its own).
  *
  * pl_body_read() runs them into the caller's buffer, gzip-compressed as it
- * goes when asked. Memory per body: the struct (about 2.2 KB: the query and
+ * goes when asked. Memory per body: the struct (about 2.6 KB: the query and
  * one batch of pointers), the records of one batch (referenced, shared with
  * the history), and with gzip zlib's state (about 270 KB at windowBits 31,
  * memLevel 8). Nothing grows with the number of records a page holds.
