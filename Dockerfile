@@ -8,7 +8,7 @@ FROM debian:12-slim AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential cmake pkg-config \
       libnetfilter-log-dev libmicrohttpd-dev libwebsockets-dev libjson-c-dev \
-      libpcap-dev libnftables-dev \
+      libpcap-dev libnftables-dev zlib1g-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt openapi.yaml ./

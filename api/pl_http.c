@@ -2,7 +2,8 @@
  * pl_http: REST over libmicrohttpd. The daemon runs without a listen socket
  * (the dispatcher owns the port) on one internal epoll thread; handlers
  * only read the history (references taken in batches, never blocking the
- * NFLOG thread) and build each body once, in one buffer.
+ * NFLOG thread). Pages of records are written as the client reads them
+ * (pl_body); other bodies are built once, in one buffer.
  *
  * Trusts nothing of the request: every parameter goes through pl_query,
  * which names the bad one; the token is compared in constant time.
@@ -21,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pl_body.h"
 #include "pl_embedded.h"
 #include "pl_history.h"
 #include "pl_json.h"
@@ -29,12 +31,28 @@
 #include "pl_upgrade.h"
 
 #define BODY_LIMIT 1024 /* GET needs no body; a larger one is refused (413) */
-#define BATCH 256
+/* The most a page's content reader is asked for at once (libmicrohttpd
+ * writes it into the connection's own buffer, MHD_OPTION_CONNECTION_MEMORY_LIMIT). */
+#define PAGE_BLOCK (16 * 1024)
+/* Smaller bodies are sent as they are: gzip would save less than its cost. */
+#define GZIP_MIN 1024
+#define CORS_MAX_AGE "600"
+
+/* A built-in file as served: its ETag and, for text, its gzip form, both
+ * made once at start. */
+struct file_variant {
+    const struct pl_embedded_file *file;
+    char etag[24];  /* "0123456789abcdef" with the quotes */
+    char *gzip;     /* NULL: not worth it (or not text) */
+    size_t gzip_len;
+};
 
 struct pl_http {
     struct MHD_Daemon *daemon;
     struct pl_http_config cfg;
     time_t started;
+    struct file_variant *files;
+    size_t n_files;
 };
 
 /* Per request: the body bytes seen so far (to refuse large ones). */
@@ -42,30 +60,99 @@ struct request {
     size_t body;
 };
 
+/* The server whose handler runs on this thread: the response helpers need
+ * its CORS origins, and every one of them is called from handle() on
+ * libmicrohttpd's thread. Passing it down would change every caller. */
+static __thread const struct pl_http *serving;
+
 /* ------------------------------------------------------------ responses */
 
-static enum MHD_Result queue(struct MHD_Connection *conn, unsigned status, const char *type,
-                             char *body, size_t len, const char *link)
+/* The request's Origin when it is one of --cors-origin's, else NULL. */
+static const char *allowed_origin(struct MHD_Connection *conn)
 {
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-        free(body);
-        return MHD_NO;
+    const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
+    if (!origin || !*origin || !serving || !serving->cfg.cors_origins)
+        return NULL;
+    size_t len = strlen(origin);
+    for (const char *p = serving->cfg.cors_origins; *p;) {
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (n == len && strncasecmp(p, origin, n) == 0)
+            return origin;
+        if (!end)
+            break;
+        p = end + 1;
     }
+    return NULL;
+}
+
+static int accepts_gzip(struct MHD_Connection *conn)
+{
+    return pl_body_accepts_gzip(
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING));
+}
+
+/* Every response goes out here: the headers that depend on the request
+ * (Vary, CORS) are added in one place. Takes over resp. */
+static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status,
+                               struct MHD_Response *resp)
+{
+    /* caches must key on the encoding asked for and, with CORS, the origin */
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY,
+                            serving && serving->cfg.cors_origins && *serving->cfg.cors_origins
+                                ? "Accept-Encoding, Origin"
+                                : "Accept-Encoding");
+    const char *origin = allowed_origin(conn);
+    if (origin) {
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        MHD_add_response_header(resp, "Access-Control-Expose-Headers", "Link");
+    }
+    enum MHD_Result rc = MHD_queue_response(conn, status, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+static void add_api_headers(struct MHD_Response *resp, unsigned status, const char *type,
+                            const char *link)
+{
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     if (link)
         MHD_add_response_header(resp, "Link", link);
     if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD, OPTIONS");
     if (status == MHD_HTTP_UNAUTHORIZED)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                 "Bearer realm=\"packet_logs\"");
-    enum MHD_Result rc = MHD_queue_response(conn, status, resp);
-    MHD_destroy_response(resp);
-    return rc;
+}
+
+/* Queues a whole body (taking over the malloc'd body), gzip-compressed
+ * when the client accepts it and it is worth it. */
+static enum MHD_Result queue(struct MHD_Connection *conn, unsigned status, const char *type,
+                             char *body, size_t len, const char *link)
+{
+    int gzipped = 0;
+    if (len >= GZIP_MIN && accepts_gzip(conn)) {
+        size_t gz_len;
+        char *gz = pl_body_gzip(body, len, PL_BODY_GZIP_FAST, &gz_len);
+        if (gz) {
+            free(body);
+            body = gz;
+            len = gz_len;
+            gzipped = 1;
+        }
+    }
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(body);
+        return MHD_NO;
+    }
+    add_api_headers(resp, status, type, link);
+    if (gzipped)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+    return respond(conn, status, resp);
 }
 
 static char *error_body(const char *message, const char *param, size_t *len)
@@ -158,71 +245,19 @@ int pl_http_token_ok(const char *token, const char *authorization)
 
 /* ------------------------------------------------------------ /packet_logs */
 
-char *pl_http_query_body(struct pl_history *h, const struct pl_query *q, int ndjson,
-                         size_t *len, unsigned long long *next_cursor)
+/* libmicrohttpd asks for the next part of a page as the socket drains. */
+static ssize_t read_page(void *cls, uint64_t pos, char *buf, size_t max)
 {
-    size_t want = (size_t)q->limit + 1; /* one more tells whether a next page exists */
-    struct pl_record **kept = malloc(want * sizeof(*kept));
-    struct pl_record *batch[BATCH];
-    if (!kept)
-        return NULL;
-    size_t n_kept = 0;
-    int dir = q->ascending ? 1 : -1;
-    uint64_t from = q->ascending ? (q->after ? q->after + 1 : 0)
-                                 : (q->before ? q->before - 1 : UINT64_MAX);
-    int done = (!q->ascending && q->before == 1) || (q->ascending && q->after == UINT64_MAX);
-    while (!done && n_kept < want) {
-        uint64_t next;
-        size_t got = pl_history_read(h, from, dir, batch, BATCH, &next);
-        if (got == 0)
-            break;
-        size_t i = 0;
-        for (; i < got && n_kept < want; i++) {
-            struct pl_record *rec = batch[i];
-            int outside = q->ascending ? (q->before && rec->seq >= q->before)
-                                       : (q->after && rec->seq <= q->after);
-            if (outside) {
-                done = 1;
-                break;
-            }
-            if (pl_query_match(q, rec))
-                kept[n_kept++] = rec;
-            else
-                pl_record_unref(rec);
-        }
-        for (; i < got; i++)
-            pl_record_unref(batch[i]);
-        if (dir < 0 && next == 0)
-            break;
-        from = next;
-    }
-    size_t shown = n_kept < q->limit ? n_kept : q->limit;
-    *next_cursor = n_kept > q->limit ? kept[shown - 1]->seq : 0;
-    size_t total = 3;
-    for (size_t i = 0; i < shown; i++)
-        total += kept[i]->json_len + 1;
-    char *body = malloc(total);
-    size_t off = 0;
-    if (body) {
-        if (!ndjson)
-            body[off++] = '[';
-        for (size_t i = 0; i < shown; i++) {
-            if (!ndjson && i)
-                body[off++] = ',';
-            memcpy(body + off, kept[i]->json, kept[i]->json_len);
-            off += kept[i]->json_len;
-            if (ndjson)
-                body[off++] = '\n';
-        }
-        if (!ndjson)
-            body[off++] = ']';
-        body[off] = '\0';
-    }
-    for (size_t i = 0; i < n_kept; i++)
-        pl_record_unref(kept[i]);
-    free(kept);
-    *len = off;
-    return body;
+    (void)pos;
+    ssize_t n = pl_body_read(cls, buf, max);
+    if (n < 0)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    return n ? n : MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+static void free_page(void *cls)
+{
+    pl_body_free(cls);
 }
 
 struct args {
@@ -271,9 +306,13 @@ static enum MHD_Result serve_records(struct pl_http *h, struct MHD_Connection *c
     if (a.failed)
         return send_error(conn, MHD_HTTP_BAD_REQUEST, a.error.param, "%s", a.error.message);
     int ndjson = wants_ndjson(conn);
-    size_t len;
-    unsigned long long next;
-    char *body = pl_http_query_body(h->cfg.history, &q, ndjson, &len, &next);
+    int gzip = accepts_gzip(conn);
+    /* the page is fixed here, before the head: the Link header needs to
+     * know whether a record follows it */
+    uint64_t next;
+    struct pl_body *body =
+        pl_body_new(h->cfg.history, &q, ndjson ? pl_body_format_ndjson : pl_body_format_json,
+                    gzip, &next);
     if (!body)
         return send_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
     /* the next page: the same filters (all of them: the buffer holds the
@@ -285,7 +324,7 @@ static enum MHD_Result serve_records(struct pl_http *h, struct MHD_Connection *c
         if (!query || !link) {
             free(query);
             free(link);
-            free(body);
+            pl_body_free(body);
             return send_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
         }
         size_t qlen = pl_query_format(&q, query, PL_QUERY_FORMAT_MAX);
@@ -295,14 +334,24 @@ static enum MHD_Result serve_records(struct pl_http *h, struct MHD_Connection *c
         else if (!q.ascending && q.after)
             snprintf(bound, sizeof(bound), "&after=%llu", (unsigned long long)q.after);
         snprintf(link, PL_QUERY_FORMAT_MAX + 128, "</packet_logs?%s%s%s=%llu%s>; rel=\"next\"",
-                 query, qlen ? "&" : "", q.ascending ? "after" : "before", next, bound);
+                 query, qlen ? "&" : "", q.ascending ? "after" : "before",
+                 (unsigned long long)next, bound);
         free(query);
     }
-    enum MHD_Result rc = queue(conn, MHD_HTTP_OK,
-                               ndjson ? "application/x-ndjson" : "application/json", body, len,
-                               link);
+    /* the body follows as the client reads: chunked, no Content-Length */
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, PAGE_BLOCK, read_page, body, free_page);
+    if (!resp) {
+        pl_body_free(body);
+        free(link);
+        return MHD_NO;
+    }
+    unsigned status = MHD_HTTP_OK;
+    add_api_headers(resp, status, ndjson ? "application/x-ndjson" : "application/json", link);
     free(link);
-    return rc;
+    if (gzip)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+    return respond(conn, status, resp);
 }
 
 /* ------------------------------------------------------------ the rest */
@@ -379,14 +428,6 @@ static enum MHD_Result serve_health(struct pl_http *h, struct MHD_Connection *co
     return send_json(conn, &w);
 }
 
-static const struct pl_embedded_file *find_embedded(const char *path)
-{
-    for (const struct pl_embedded_file *f = pl_embedded_files; f->path; f++)
-        if (!strcmp(f->path, path))
-            return f;
-    return NULL;
-}
-
 static const char *type_of(const char *path)
 {
     const char *dot = strrchr(path, '.');
@@ -420,8 +461,76 @@ static void add_file_headers(struct MHD_Response *resp, const char *type)
                             "frame-ancestors 'none'");
 }
 
+/* Nonzero when an If-None-Match value names etag (weak comparison, as
+ * RFC 9110 asks for it; "*" names any). The gzip form's tag ("...-gz")
+ * names the same content. */
+static int etag_matches(const char *if_none_match, const char *etag)
+{
+    if (!if_none_match)
+        return 0;
+    size_t want = strlen(etag) - 2; /* without the quotes */
+    const char *p = if_none_match;
+    while (*p) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        if (*p == '*')
+            return 1;
+        if (p[0] == 'W' && p[1] == '/')
+            p += 2;
+        if (*p != '"')
+            break; /* malformed: stop, and send the file */
+        const char *tag = ++p;
+        const char *close = strchr(tag, '"');
+        if (!close)
+            break;
+        size_t n = (size_t)(close - tag);
+        if (n >= 3 && !strncmp(close - 3, "-gz", 3))
+            n -= 3;
+        if (n == want && !strncmp(tag, etag + 1, want))
+            return 1;
+        p = close + 1;
+    }
+    return 0;
+}
+
+static const struct file_variant *find_variant(struct pl_http *h, const char *path)
+{
+    for (size_t i = 0; i < h->n_files; i++)
+        if (!strcmp(h->files[i].file->path, path))
+            return &h->files[i];
+    return NULL;
+}
+
+/* A built-in file: 304 when the client has it, else the gzip form when the
+ * client accepts it and there is one. Its ETag either way. */
+static enum MHD_Result serve_variant(struct MHD_Connection *conn, const struct file_variant *v)
+{
+    int gzip = v->gzip && accepts_gzip(conn);
+    char etag[sizeof(v->etag) + 3];
+    if (gzip) /* a different representation needs a different strong tag */
+        snprintf(etag, sizeof(etag), "%.*s-gz\"", (int)strlen(v->etag) - 1, v->etag);
+    else
+        snprintf(etag, sizeof(etag), "%s", v->etag);
+    int unchanged = etag_matches(
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH),
+        v->etag);
+    struct MHD_Response *resp =
+        unchanged ? MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT)
+        : gzip    ? MHD_create_response_from_buffer(v->gzip_len, v->gzip, MHD_RESPMEM_PERSISTENT)
+                  : MHD_create_response_from_buffer(v->file->size, (void *)v->file->data,
+                                                    MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        return MHD_NO;
+    add_file_headers(resp, v->file->content_type);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+    if (gzip && !unchanged)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+    return respond(conn, unchanged ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK, resp);
+}
+
 /* A file of the dashboard or the contract: from --web-root when given
- * (development), else built in. Paths with ".." never reach the disk. */
+ * (development: as it is on disk, no gzip, no ETag), else built in. Paths
+ * with ".." never reach the disk. */
 static enum MHD_Result serve_file(struct pl_http *h, struct MHD_Connection *conn,
                                   const char *url)
 {
@@ -439,32 +548,45 @@ static enum MHD_Result serve_file(struct pl_http *h, struct MHD_Connection *conn
                 return MHD_NO;
             }
             add_file_headers(resp, type_of(path));
-            enum MHD_Result rc = MHD_queue_response(conn, MHD_HTTP_OK, resp);
-            MHD_destroy_response(resp);
-            return rc;
+            return respond(conn, MHD_HTTP_OK, resp);
         }
         if (fd >= 0)
             close(fd);
         return send_error(conn, MHD_HTTP_NOT_FOUND, NULL, "no such file: %s", url);
     }
-    const struct pl_embedded_file *f = find_embedded(web ? path : "/openapi.yaml");
-    if (!f && web)
-        f = find_embedded(path); /* also web/ files when embedded under their path */
-    if (!f) {
+    const struct file_variant *v = find_variant(h, web ? path : "/openapi.yaml");
+    if (!v) {
         char web_path[256];
         snprintf(web_path, sizeof(web_path), "/web%s", path);
-        f = find_embedded(web_path);
+        v = find_variant(h, web_path);
     }
-    if (!f)
+    if (!v)
         return send_error(conn, MHD_HTTP_NOT_FOUND, NULL, "no such resource: %s", url);
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(f->size, (void *)f->data, MHD_RESPMEM_PERSISTENT);
+    return serve_variant(conn, v);
+}
+
+/* OPTIONS: a CORS preflight from an allowed origin gets 204 and what it may
+ * send; one from another origin 403 (JSON, no CORS header: the browser
+ * then refuses the request itself); an OPTIONS without Origin (not from a
+ * browser) gets 204 and Allow. No token: preflights never carry one. */
+static enum MHD_Result serve_options(struct MHD_Connection *conn)
+{
+    const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
+    if (origin && !allowed_origin(conn))
+        return send_error(conn, MHD_HTTP_FORBIDDEN, "Origin",
+                          "origin %.200s may not use this API from a browser (see --cors-origin)",
+                          origin);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
     if (!resp)
         return MHD_NO;
-    add_file_headers(resp, f->content_type);
-    enum MHD_Result rc = MHD_queue_response(conn, MHD_HTTP_OK, resp);
-    MHD_destroy_response(resp);
-    return rc;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD, OPTIONS");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (origin) {
+        MHD_add_response_header(resp, "Access-Control-Allow-Methods", "GET, HEAD");
+        MHD_add_response_header(resp, "Access-Control-Allow-Headers", "Authorization, Accept");
+        MHD_add_response_header(resp, "Access-Control-Max-Age", CORS_MAX_AGE);
+    }
+    return respond(conn, MHD_HTTP_NO_CONTENT, resp);
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
@@ -474,6 +596,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     (void)version;
     (void)upload_data;
     struct pl_http *h = cls;
+    serving = h;
     struct request *req = *con_cls;
     if (!req) {
         req = calloc(1, sizeof(*req));
@@ -487,12 +610,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         *upload_data_size = 0;
         return MHD_YES; /* keep reading; refused below once complete */
     }
-    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-        return send_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, NULL,
-                          "method %s is not allowed: this API is read-only (GET, HEAD)", method);
     if (req->body > BODY_LIMIT)
         return send_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, NULL,
                           "a GET request needs no body (got %zu bytes)", req->body);
+    if (!strcmp(method, "OPTIONS"))
+        return serve_options(conn);
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        return send_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, NULL,
+                          "method %s is not allowed: this API is read-only (GET, HEAD)", method);
 
     int data = !strcmp(url, "/packet_logs") || !strncmp(url, "/packet_logs/", 13) ||
                !strcmp(url, "/metrics");
@@ -541,6 +666,51 @@ static void log_mhd(void *cls, const char *fmt, va_list ap)
     vfprintf(stderr, fmt, ap);
 }
 
+/* FNV-1a, 64 bits: an ETag only has to change when the content does. */
+static uint64_t content_hash(const unsigned char *data, size_t len)
+{
+    uint64_t hash = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < len; i++) {
+        hash ^= data[i];
+        hash *= 0x100000001b3ull;
+    }
+    return hash;
+}
+
+/* The built-in files' ETags and gzip forms, made once: they never change
+ * while the binary runs. Text only: images are compressed already. */
+static int prepare_files(struct pl_http *h)
+{
+    size_t n = 0;
+    while (pl_embedded_files[n].path)
+        n++;
+    h->files = calloc(n ? n : 1, sizeof(*h->files));
+    if (!h->files)
+        return -ENOMEM;
+    h->n_files = n;
+    for (size_t i = 0; i < n; i++) {
+        struct file_variant *v = &h->files[i];
+        v->file = &pl_embedded_files[i];
+        snprintf(v->etag, sizeof(v->etag), "\"%016llx\"",
+                 (unsigned long long)content_hash(v->file->data, v->file->size));
+        const char *type = v->file->content_type;
+        if (v->file->size >= GZIP_MIN &&
+            (!strncmp(type, "text/", 5) || strstr(type, "yaml") || strstr(type, "json") ||
+             strstr(type, "svg")))
+            /* compressed once: the best level is worth its time */
+            v->gzip = pl_body_gzip(v->file->data, v->file->size, PL_BODY_GZIP_BEST,
+                                   &v->gzip_len);
+    }
+    return 0;
+}
+
+static void free_files(struct pl_http *h)
+{
+    for (size_t i = 0; i < h->n_files; i++)
+        free(h->files[i].gzip);
+    free(h->files);
+}
+
 int pl_http_start(struct pl_http **out, const struct pl_http_config *cfg, char *err,
                   size_t errlen)
 {
@@ -551,6 +721,11 @@ int pl_http_start(struct pl_http **out, const struct pl_http_config *cfg, char *
     }
     h->cfg = *cfg;
     h->started = time(NULL);
+    if (prepare_files(h) < 0) {
+        snprintf(err, errlen, "out of memory");
+        free(h);
+        return -ENOMEM;
+    }
     h->daemon = MHD_start_daemon(
         MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_NO_LISTEN_SOCKET |
             MHD_USE_ERROR_LOG,
@@ -561,6 +736,7 @@ int pl_http_start(struct pl_http **out, const struct pl_http_config *cfg, char *
         (size_t)(64 * 1024), MHD_OPTION_END);
     if (!h->daemon) {
         snprintf(err, errlen, "libmicrohttpd did not start");
+        free_files(h);
         free(h);
         return -EIO;
     }
@@ -581,5 +757,6 @@ void pl_http_stop(struct pl_http *h)
     if (!h)
         return;
     MHD_stop_daemon(h->daemon);
+    free_files(h);
     free(h);
 }

@@ -25,6 +25,9 @@ struct pl_http_config {
     const char *token;        /* "" or NULL: no token needed */
     unsigned max_connections;
     const char *web_root;     /* "" or NULL: the files built in */
+    /* origins (scheme://host[:port]) whose pages may read the API, comma-
+     * separated; "" or NULL: none (no CORS header is ever sent) */
+    const char *cors_origins;
     pl_http_metrics_fn metrics;
     void *metrics_ctx;
 };
@@ -53,13 +56,5 @@ void pl_http_write_error(int fd, unsigned status, const char *message);
 /* Checks "Bearer TOKEN" against token in constant time. Nonzero when it
  * matches or no token is configured. */
 int pl_http_token_ok(const char *token, const char *authorization);
-
-/* The history answer of a query: the records' JSON as an array (or NDJSON
- * when ndjson is set). Shared by REST and tests. Returns the body (malloc'd,
- * caller frees) and its length, or NULL when out of memory; *next_cursor
- * is the Seq to continue from (0 when no more records match). */
-struct pl_query;
-char *pl_http_query_body(struct pl_history *h, const struct pl_query *q, int ndjson,
-                         size_t *len, unsigned long long *next_cursor);
 
 #endif

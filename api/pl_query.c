@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 /* Bits of pl_query.given: a single-valued parameter may be repeated only
  * with the same value, so the first one must be remembered. */
@@ -54,6 +55,11 @@ void pl_query_init(struct pl_query *q)
     q->sport = -1;
     q->dport = -1;
     q->limit = PL_QUERY_LIMIT_DEFAULT;
+    struct timespec now;
+    if (clock_gettime(CLOCK_REALTIME, &now) == 0) {
+        q->now_sec = (int64_t)now.tv_sec;
+        q->now_nsec = (uint32_t)now.tv_nsec;
+    }
 }
 
 /* ASCII only: values are bytes, and the C locale must not matter. */
@@ -220,9 +226,13 @@ static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
     *y = (int64_t)yoe + era * 400 + (*m <= 2);
 }
 
+/* What parse_time found wrong, for its message. */
+enum { TIME_BAD = -1, TIME_NO_ZONE = -2 };
+
 /* RFC 3339: 2024-05-01T12:00:00[.fraction](Z|+hh:mm|-hh:mm). A space stands
  * for the offset's '+' too: an unescaped '+' in a query string reaches us
- * as a space after form decoding. */
+ * as a space after form decoding. A time that ends where its zone should
+ * be is TIME_NO_ZONE: whose local time it means is anyone's guess. */
 static int parse_rfc3339(const char *s, int64_t *sec, uint32_t *nsec)
 {
     int y, mo, d, h, mi, se;
@@ -248,7 +258,7 @@ static int parse_rfc3339(const char *s, int64_t *sec, uint32_t *nsec)
         offset = (oh * 60 + om) * 60 * (*p == '-' ? -1 : 1);
         p += 6;
     } else {
-        return -1;
+        return *p ? TIME_BAD : TIME_NO_ZONE;
     }
     if (*p)
         return -1;
@@ -279,8 +289,61 @@ static int parse_unix(const char *s, int64_t *sec, uint32_t *nsec)
     return 0;
 }
 
-static int parse_time(const char *s, int64_t *sec, uint32_t *nsec)
+/* A duration: <digits><unit> one or more times, units d, h, m, s (no
+ * months, no weeks: "m" is minutes, as in journalctl and Loki), each unit
+ * at most once and largest first, so that every duration has one spelling
+ * a reader cannot misread ("1h30m", not "30m1h"). At most 9 digits each:
+ * no overflow. Returns 0 and *secs, or -1. */
+static int parse_duration(const char *s, int64_t *secs)
 {
+    static const struct {
+        char unit;
+        int64_t secs;
+    } units[] = {{'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1}};
+    size_t next_unit = 0;
+    int64_t total = 0;
+    if (!*s)
+        return -1;
+    while (*s) {
+        int64_t v = 0;
+        int n = 0;
+        for (; is_digit(*s); s++) {
+            if (++n > 9)
+                return -1;
+            v = v * 10 + (*s - '0');
+        }
+        if (n == 0)
+            return -1;
+        size_t u = next_unit;
+        while (u < sizeof(units) / sizeof(units[0]) && units[u].unit != *s)
+            u++;
+        if (u == sizeof(units) / sizeof(units[0]))
+            return -1; /* unknown, repeated or out of order */
+        total += v * units[u].secs;
+        next_unit = u + 1;
+        s++;
+    }
+    *secs = total;
+    return 0;
+}
+
+/* Nonzero when s is meant as a duration: digits then a unit letter. */
+static int looks_like_duration(const char *s)
+{
+    size_t len = strlen(s);
+    return len >= 2 && is_digit(s[0]) && strchr("dhms", s[len - 1]) != NULL;
+}
+
+static int parse_time(const struct pl_query *q, const char *s, int64_t *sec, uint32_t *nsec)
+{
+    if (looks_like_duration(s)) {
+        int64_t ago;
+        if (parse_duration(s, &ago) < 0 || q->now_sec - ago < TIME_MIN_SEC)
+            return TIME_BAD;
+        *sec = q->now_sec - ago;
+        *nsec = q->now_nsec;
+        return 0;
+    }
     /* A year's dash at offset 4 tells RFC 3339 from Unix seconds. */
     if (strlen(s) >= 5 && s[4] == '-')
         return parse_rfc3339(s, sec, nsec);
@@ -517,9 +580,20 @@ static int add_time(struct pl_query *q, int *has, int64_t *sec, uint32_t *nsec, 
 {
     int64_t s;
     uint32_t ns;
-    if (parse_time(value, &s, &ns))
-        return fail_value(err, key, "an RFC 3339 time (2024-05-01T12:00:00Z) or Unix seconds",
-                          value);
+    int rc = parse_time(q, value, &s, &ns);
+    if (rc == TIME_NO_ZONE) {
+        char shown[QUOTE_MAX + 1];
+        quote(shown, sizeof(shown), value);
+        return fail(err, key,
+                    "%s \"%s\" has no time zone: end the RFC 3339 time in Z (UTC) or an "
+                    "offset such as +02:00",
+                    key, shown);
+    }
+    if (rc)
+        return fail_value(
+            err, key,
+            "an RFC 3339 time (2024-05-01T12:00:00Z), Unix seconds or a duration ago (5m)",
+            value);
     if (once(q, bit, *sec == s && *nsec == ns, key, value, err))
         return -1;
     *has = 1;

@@ -38,6 +38,10 @@ struct pl_query {
     int has_since, has_until;
     int64_t since_sec, until_sec;    /* inclusive bounds */
     uint32_t since_nsec, until_nsec;
+    /* "now" of relative times (since=5m: 5 minutes before it): the
+     * wall-clock time of pl_query_init; tests may set it */
+    int64_t now_sec;
+    uint32_t now_nsec;
     unsigned limit;           /* 1..PL_QUERY_LIMIT_MAX */
     uint64_t before, after;   /* 0: none */
     int ascending;            /* order=asc */
@@ -55,13 +59,18 @@ struct pl_query_error {
 /* Flags of pl_query_add. */
 #define PL_QUERY_STREAM 1 /* accept the stream's parameters (backlog) */
 
-/* Initialises q to match everything with the default limit. */
+/* Initialises q to match everything with the default limit, and reads the
+ * clock for relative times. */
 void pl_query_init(struct pl_query *q);
 
 /* Adds one key=value parameter (already URL-decoded) to q. Accepted keys:
  * prefix, action, proto, ip, src, dst, port, sport, dport, iface, since,
  * until, min, max, limit, num, before, after, order, and backlog with
  * PL_QUERY_STREAM; "token" is the caller's business and not passed here.
+ * since/until (and min/max) take RFC 3339 with a zone ("Z" or an offset;
+ * without one it is refused, saying why), Unix seconds, or a duration
+ * before q->now_sec: <number><unit>..., units d, h, m, s, each at most
+ * once and largest first ("90s", "5m", "1h30m", "2d").
  * Multi-valued keys (prefix, ip, src, dst) add up; a single-valued key may
  * be repeated only with the same value (num and limit, min and since, max
  * and until are the same key). Returns 0, or -1 with err filled, when err is

@@ -21,7 +21,8 @@
  *  - counters: atomics.
  * The service thread reads the history in batches, holding references only
  * inside one writeable callback; a client's memory is its copy of one
- * record (with LWS_PRE bytes of headroom) and lws's rest of a partial send.
+ * record (with LWS_PRE bytes of headroom) and lws's rest of a partial send,
+ * plus, with permessage-deflate, lws's zlib state and 1 KB buffers.
  */
 #include "pl_stream.h"
 
@@ -56,6 +57,16 @@
 #define OUT_KEEP 65536    /* a record buffer larger than this is freed after use */
 #define STOP_GRACE_MS 300 /* time for close frames to leave at stop */
 #define CLOSE_TRY_AGAIN 1013
+
+/* permessage-deflate (RFC 7692), libwebsockets' own, taken when a client
+ * offers it (browsers, ws, Python websockets do): records are JSON and
+ * compress several times. The offer string is what lws would send as a
+ * client; as a server it answers the client's offer. */
+static const struct lws_extension extensions[] = {
+    {"permessage-deflate", lws_extension_callback_pm_deflate,
+     "permessage-deflate; client_no_context_takeover; client_max_window_bits"},
+    {NULL, NULL, NULL},
+};
 
 enum slot_state { SLOT_FREE, SLOT_QUEUED, SLOT_ADOPTED };
 
@@ -102,6 +113,12 @@ struct client {
     char close_reason[100];
     unsigned char *out; /* LWS_PRE + the message being sent */
     size_t out_cap;
+    /* permessage-deflate negotiated: lws compresses a message a buffer at a
+     * time and, when its output outgrows one, keeps reading `out` after
+     * lws_write() returned, until it has drained it (it calls no
+     * writeable callback of ours before then). So one message per
+     * callback, and `out` is reused or freed only at the next one. */
+    int deflate;
     char rx[RX_MAX + 1];
     size_t rx_len;
 };
@@ -268,6 +285,12 @@ static void place_cursor(struct pl_stream *s, struct client *c)
 
 static int write_message(struct lws *wsi, struct client *c, const char *text, size_t len)
 {
+    if (c->deflate && c->out_cap > OUT_KEEP && LWS_PRE + len <= OUT_KEEP) {
+        /* the large record before this one is sent by now (see deflate) */
+        free(c->out);
+        c->out = NULL;
+        c->out_cap = 0;
+    }
     if (c->out_cap < LWS_PRE + len) {
         size_t cap = LWS_PRE + len;
         unsigned char *out = realloc(c->out, cap);
@@ -278,7 +301,7 @@ static int write_message(struct lws *wsi, struct client *c, const char *text, si
     }
     memcpy(c->out + LWS_PRE, text, len);
     int n = lws_write(wsi, c->out + LWS_PRE, len, LWS_WRITE_TEXT);
-    if (c->out_cap > OUT_KEEP) {
+    if (c->out_cap > OUT_KEEP && !c->deflate) {
         /* lws copied what the socket did not take: a rare large record
          * costs its memory only while it is sent */
         free(c->out);
@@ -293,7 +316,8 @@ static int send_burst(struct pl_stream *s, struct lws *wsi, struct client *c, un
 {
     unsigned sent = 0, scanned = 0;
     int caught_up = 0;
-    while (sent < BURST && scanned < SCAN_MAX) {
+    const unsigned burst = c->deflate ? 1 : BURST;
+    while (sent < burst && scanned < SCAN_MAX) {
         uint64_t next;
         size_t got = pl_history_read(s->history, c->cursor, 1, s->batch, BATCH, &next);
         if (!got) {
@@ -311,8 +335,8 @@ static int send_burst(struct pl_stream *s, struct lws *wsi, struct client *c, un
                 return -1;
             atomic_fetch_add_explicit(&s->dropped, missed, memory_order_relaxed);
             c->cursor = first;
-            if (++sent < BURST && lws_send_pipe_choked(wsi))
-                sent = BURST;
+            if (++sent < burst && lws_send_pipe_choked(wsi))
+                sent = burst;
             continue;
         }
         size_t i = 0;
@@ -324,15 +348,15 @@ static int send_burst(struct pl_stream *s, struct lws *wsi, struct client *c, un
                 c->cursor = rec->seq + 1;
                 continue;
             }
-            if (sent >= BURST)
+            if (sent >= burst)
                 break;
             if (write_message(wsi, c, rec->json, rec->json_len) < 0) {
                 failed = 1;
                 break;
             }
             c->cursor = rec->seq + 1;
-            if (++sent < BURST && lws_send_pipe_choked(wsi))
-                sent = BURST;
+            if (++sent < burst && lws_send_pipe_choked(wsi))
+                sent = burst;
         }
         unref_all(s->batch, got);
         if (failed)
@@ -420,6 +444,21 @@ static void receive_token(struct pl_stream *s, struct lws *wsi, struct client *c
     lws_callback_on_writable(wsi);
 }
 
+/* Nonzero when the client offered permessage-deflate, which lws then
+ * takes (it accepts any offer of the one extension it is given). Taken as
+ * negotiated: a client wrongly thought to use it only gets one message per
+ * writeable callback. */
+static int offers_deflate(struct lws *wsi)
+{
+    char offer[512];
+    int n = lws_hdr_copy(wsi, offer, sizeof(offer), WSI_TOKEN_EXTENSIONS);
+    if (n < 0)
+        return 1; /* longer than any plain offer: assume the worst */
+    for (char *p = offer; *p; p++)
+        *p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+    return n > 0 && strstr(offer, "permessage-deflate") != NULL;
+}
+
 static int established(struct pl_stream *s, struct lws *wsi, struct client *c)
 {
     struct slot *slot = lws_get_opaque_user_data(wsi);
@@ -431,6 +470,7 @@ static int established(struct pl_stream *s, struct lws *wsi, struct client *c)
     slot->state = SLOT_FREE;
     pthread_mutex_unlock(&s->lock);
     lws_set_opaque_user_data(wsi, NULL);
+    c->deflate = offers_deflate(wsi);
 
     unsigned now = atomic_load(&s->clients);
     if (s->max_clients && now >= s->max_clients) {
@@ -599,6 +639,7 @@ int pl_stream_start(struct pl_stream **out, const struct pl_stream_config *cfg, 
     memset(&info, 0, sizeof(info));
     info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
     info.protocols = s->protocols;
+    info.extensions = extensions;
     info.vhost_name = "packet_logs";
     info.user = s;
     info.retry_and_idle_policy = &s->retry;

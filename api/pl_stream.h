@@ -11,7 +11,8 @@
  * one that fell behind the history's oldest record gets {"Dropped": N}
  * (N: the records the history evicted before it read them, matching or
  * not) and continues from the oldest. Memory per client is one record and
- * what the kernel and libwebsockets buffer for its socket.
+ * what the kernel and libwebsockets buffer for its socket, plus zlib's
+ * state when the client negotiated permessage-deflate.
  *
  * Threads: pl_stream_adopt, pl_stream_notify, pl_stream_clients and
  * pl_stream_dropped_total may be called from any thread; the only lws call

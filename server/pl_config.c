@@ -351,6 +351,50 @@ static int apply_web_root(struct pl_config *cfg, const char *value, char *why, s
     return 0;
 }
 
+/* "https://grafana.lan:3000" or a comma-separated list of them: origins
+ * as browsers send them (scheme://host[:port], no path), kept lowercase and
+ * comma-separated. The first --cors-origin replaces the environment's list,
+ * later ones add to it. */
+static int cors_replaced;
+
+static int apply_cors_origin(struct pl_config *cfg, const char *value, char *why,
+                             size_t why_len)
+{
+    if (!cors_replaced) {
+        cfg->cors_origins[0] = '\0';
+        cors_replaced = 1;
+    }
+    const char *p = value ? value : "";
+    do {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        size_t scheme = !strncasecmp(p, "http://", 7) ? 7 : !strncasecmp(p, "https://", 8) ? 8 : 0;
+        int ok = scheme && len > scheme;
+        for (size_t i = scheme; ok && i < len; i++)
+            ok = isalnum((unsigned char)p[i]) || strchr(".-:[]", p[i]);
+        if (!ok) {
+            snprintf(why, why_len,
+                     "expected an origin such as https://grafana.lan:3000 (scheme, host and "
+                     "port only), got \"%.*s\"",
+                     (int)(len < 128 ? len : 128), p);
+            return -1;
+        }
+        size_t have = strlen(cfg->cors_origins);
+        if (have + len + 2 > sizeof(cfg->cors_origins)) {
+            snprintf(why, why_len, "too many origins (%zu bytes at most)",
+                     sizeof(cfg->cors_origins) - 1);
+            return -1;
+        }
+        if (have)
+            cfg->cors_origins[have++] = ',';
+        for (size_t i = 0; i < len; i++)
+            cfg->cors_origins[have + i] = (char)tolower((unsigned char)p[i]);
+        cfg->cors_origins[have + len] = '\0';
+        p = comma ? comma + 1 : p + len;
+    } while (*p || p[-1] == ',');
+    return 0;
+}
+
 static const struct option_spec specs[] = {
     {"listen", "PACKET_LOGS_LISTEN", 1, "ADDR:PORT", "127.0.0.1:8080",
      "address and port of the HTTP/WebSocket server; any address other than\n"
@@ -404,6 +448,10 @@ static const struct option_spec specs[] = {
     {"web-root", "PACKET_LOGS_WEB_ROOT", 1, "DIR", "built in",
      "serve the dashboard's files from DIR (development)", apply_web_root},
     {"quiet", "PACKET_LOGS_QUIET", 0, NULL, "off", "log only warnings and errors", apply_quiet},
+    {"cors-origin", "PACKET_LOGS_CORS_ORIGIN", 1, "ORIGIN", "none",
+     "let web pages of ORIGIN (https://host[:port]) use the API (CORS);\n"
+     "repeatable or comma-separated",
+     apply_cors_origin},
 };
 
 #define N_SPECS (sizeof(specs) / sizeof(specs[0]))
@@ -482,6 +530,7 @@ int pl_config_parse(struct pl_config *cfg, int argc, char **argv, FILE *out, FIL
 {
     defaults(cfg);
     groups_replaced = 0;
+    cors_replaced = 0;
     for (size_t i = 0; i < N_SPECS; i++) {
         const char *value = getenv(specs[i].env);
         if (!value)
@@ -493,6 +542,7 @@ int pl_config_parse(struct pl_config *cfg, int argc, char **argv, FILE *out, FIL
     }
     /* flags given on the command line replace the environment's groups */
     groups_replaced = 0;
+    cors_replaced = 0;
     for (int a = 1; a < argc; a++) {
         const char *arg = argv[a];
         if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {

@@ -32,6 +32,7 @@ struct pl_config {
     unsigned max_connections; /* HTTP connections */
     unsigned head_timeout_ms; /* a request head must arrive within it */
     char web_root[256];     /* serve web/ from here instead of the binary */
+    char cors_origins[1024]; /* origins allowed by CORS, comma-separated; "" none */
     int quiet;
 };
 

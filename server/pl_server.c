@@ -345,6 +345,7 @@ int pl_server_run(const struct pl_config *cfg)
         .token = cfg->token,
         .max_connections = cfg->max_connections,
         .web_root = cfg->web_root,
+        .cors_origins = cfg->cors_origins,
         .metrics = write_metrics,
         .metrics_ctx = &s,
     };

@@ -61,7 +61,8 @@ SEED = REPO / "tests" / "integration" / "data" / "spr-inspect.sh"
 # --------------------------------------------------------------- the client
 
 # A WebSocket client, run in a namespace. Argument: one JSON object (url,
-# out, and optionally pause, rcvbuf, addr, max_queue, read_limit). Writes
+# out, and optionally pause, rcvbuf, addr, max_queue, read_limit,
+# compression: null to offer no permessage-deflate). Writes
 # each message it receives as one line of the file `out`, flushed at once;
 # prints events as JSON lines on stdout: open (with the 101's headers),
 # closed. Reads nothing until the file `pause` exists, when given; with
@@ -77,7 +78,7 @@ def event(**e):
 
 async def main(a):
     kw = dict(max_size=1 << 24, open_timeout=5, ping_interval=None, close_timeout=2)
-    for k in ("max_queue", "read_limit"):
+    for k in ("max_queue", "read_limit", "compression"):
         if k in a:
             kw[k] = a[k]
     if a.get("rcvbuf"):
@@ -478,7 +479,10 @@ def test_slow_client_gets_dropped_others_unaffected_memory_bounded(net, traffic,
         assert f.read().strip() == "packet_logs"
     pause = tmp_path / "read-now"
     s_before = server.newest_seq()
-    slow = ws_client(server, "", pause=str(pause), rcvbuf=4096, max_queue=1, read_limit=4096)
+    # uncompressed: deflated, the whole flood fits in the kernel's socket
+    # buffers and the client would never fall behind
+    slow = ws_client(server, "", pause=str(pause), rcvbuf=4096, max_queue=1, read_limit=4096,
+                     compression=None)
     reader = ws_client(server, "")
     wait_clients(server, 2)
     s_after = server.newest_seq()

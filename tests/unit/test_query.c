@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "pl_query.h"
 
@@ -142,7 +143,9 @@ static const struct parse_case parse_cases[] = {
     {"since", "0", 0, 1, NULL},
     {"since", "253402300799", 0, 1, NULL},
     {"since", "253402300800", 0, 0, "RFC 3339 time"},
-    {"since", "", 0, 0, "since must be an RFC 3339 time (2024-05-01T12:00:00Z) or Unix seconds"},
+    {"since", "", 0, 0,
+     "since must be an RFC 3339 time (2024-05-01T12:00:00Z), Unix seconds or a duration ago (5m), "
+     "got \"\""},
     {"until", "abc", 0, 0, "until must be an RFC 3339 time"},
     {"since", "2024-13-01T00:00:00Z", 0, 0, "RFC 3339"},
     {"since", "2024-00-01T00:00:00Z", 0, 0, "RFC 3339"},
@@ -152,7 +155,33 @@ static const struct parse_case parse_cases[] = {
     {"since", "2024-05-01T24:00:00Z", 0, 0, "RFC 3339"},
     {"since", "2024-05-01T12:60:00Z", 0, 0, "RFC 3339"},
     {"since", "2024-05-01T12:00:60Z", 0, 0, "RFC 3339"},
-    {"since", "2024-05-01T12:00:00", 0, 0, "RFC 3339"},
+    {"since", "2024-05-01T12:00:00", 0, 0,
+     "since \"2024-05-01T12:00:00\" has no time zone: end the RFC 3339 time in Z (UTC) or an "
+     "offset such as +02:00"},
+    {"until", "2024-05-01T12:00:00.5", 0, 0, "has no time zone"},
+    {"min", "2024-05-01 12:00:00", 0, 0, "has no time zone"},
+    {"since", "2024-05-01T12:00:00X", 0, 0, "must be an RFC 3339 time"},
+    /* durations ago */
+    {"since", "90s", 0, 1, NULL},
+    {"since", "5m", 0, 1, NULL},
+    {"until", "1h30m", 0, 1, NULL},
+    {"since", "2d", 0, 1, NULL},
+    {"since", "1d2h3m4s", 0, 1, NULL},
+    {"since", "0s", 0, 1, NULL},
+    {"since", "999999999s", 0, 1, NULL},
+    {"since", "5", 0, 1, NULL}, /* Unix seconds, not a duration */
+    {"since", "m", 0, 0, "duration ago"},
+    {"since", "5x", 0, 0, "duration ago"},
+    {"since", "5M", 0, 0, "duration ago"},
+    {"since", "5mm", 0, 0, "duration ago"},
+    {"since", "30m1h", 0, 0, "duration ago"},
+    {"since", "1h1h", 0, 0, "duration ago"},
+    {"since", "1h 30m", 0, 0, "duration ago"},
+    {"since", "-5m", 0, 0, "duration ago"},
+    {"since", "1.5h", 0, 0, "duration ago"},
+    {"since", "5w", 0, 0, "duration ago"},
+    {"since", "1234567890d", 0, 0, "duration ago"},
+    {"since", "999999999d", 0, 0, "duration ago"}, /* before year 0 */
     {"since", "2024-05-01T12:00:00.Z", 0, 0, "RFC 3339"},
     {"since", "2024-05-01T12:00:00.1234567890Z", 0, 0, "RFC 3339"},
     {"since", "2024-05-01T12:00:00+2:00", 0, 0, "RFC 3339"},
@@ -469,6 +498,45 @@ static void test_time_values(void **state)
         assert_int_equal(q.until_sec, time_cases[i].sec);
         assert_int_equal(q.until_nsec, time_cases[i].nsec);
     }
+}
+
+/* Durations count back from the query's now, nanoseconds included. */
+static void test_relative_times(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *value;
+        int64_t ago;
+    } cases[] = {{"90s", 90},     {"5m", 300},          {"1h30m", 5400},
+                 {"2d", 172800},  {"1d2h3m4s", 93784}, {"0s", 0},
+                 {"36h", 129600}, {"1h90m", 9000}};
+    for (size_t i = 0; i < N(cases); i++) {
+        struct pl_query q;
+        struct pl_query_error err;
+        pl_query_init(&q);
+        q.now_sec = 1714564800;
+        q.now_nsec = 250;
+        if (pl_query_add(&q, "since", cases[i].value, 0, &err) ||
+            pl_query_add(&q, "until", cases[i].value, 0, &err))
+            fail_msg("%s refused: %s", cases[i].value, err.message);
+        assert_int_equal(q.since_sec, 1714564800 - cases[i].ago);
+        assert_int_equal(q.since_nsec, 250);
+        assert_int_equal(q.until_sec, q.since_sec);
+        /* written back absolute: the next page keeps the same window */
+        char text[PL_QUERY_FORMAT_MAX];
+        pl_query_format(&q, text, sizeof(text));
+        assert_non_null(strstr(text, "since=20"));
+    }
+    /* now is the clock's by default */
+    struct pl_query q;
+    struct pl_query_error err;
+    int64_t before = (int64_t)time(NULL);
+    pl_query_init(&q);
+    assert_int_equal(pl_query_add(&q, "since", "1h", 0, &err), 0);
+    assert_in_range(q.since_sec, before - 3600, (int64_t)time(NULL) - 3600);
+    /* a repeat agrees with itself: one now per query */
+    assert_int_equal(pl_query_add(&q, "min", "60m", 0, &err), 0);
+    assert_int_equal(pl_query_add(&q, "since", "2h", 0, &err), -1);
 }
 
 static void test_scalar_values(void **state)
@@ -926,7 +994,7 @@ int main(void)
         cmocka_unit_test(test_parse),          cmocka_unit_test(test_error_texts),
         cmocka_unit_test(test_hostile_values), cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_prefix_values),  cmocka_unit_test(test_cidr_values),
-        cmocka_unit_test(test_time_values),    cmocka_unit_test(test_scalar_values),
+        cmocka_unit_test(test_time_values),    cmocka_unit_test(test_relative_times),    cmocka_unit_test(test_scalar_values),
         cmocka_unit_test(test_repeats),        cmocka_unit_test(test_match),
         cmocka_unit_test(test_format),         cmocka_unit_test(test_format_bounds),
     };

@@ -1,0 +1,392 @@
+/*
+ * pl_body: response bodies written in chunks from the history as the client
+ * reads them (see pl_body.h). A page is fixed before its head is sent, by a
+ * read-ahead that keeps no reference; the body then reads the history again,
+ * one batch at a time, between the page's first and last Seq.
+ *
+ * Trusts the history's records (immutable once pushed) and nothing about
+ * the caller's buffer but its size.
+ */
+#include "pl_body.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "pl_history.h"
+
+/* The read-ahead's batch: its references are dropped at once, so a larger
+ * one only costs stack and saves lock round trips. */
+#define SCAN_BATCH 256
+
+/* zlib: windowBits 15 + 16 writes a gzip header and trailer. Level 1: a
+ * page is megabytes of JSON and the one HTTP thread compresses it; level 1
+ * still takes a page to about a twelfth (level 6: a sixteenth) at several
+ * times the speed. */
+#define GZIP_WINDOW_BITS (15 + 16)
+#define GZIP_MEM_LEVEL 8
+#define GZIP_LEVEL PL_BODY_GZIP_FAST
+
+/* ------------------------------------------------------------ the source */
+
+/* Nonzero when rec lies outside the window's other bound (before= when
+ * ascending, after= when descending): reading further cannot find more. */
+static int outside_window(const struct pl_query *q, const struct pl_record *rec)
+{
+    return q->ascending ? (q->before && rec->seq >= q->before) : (q->after && rec->seq <= q->after);
+}
+
+void pl_body_source_init(struct pl_body_source *src, struct pl_history *h,
+                         const struct pl_query *q, uint64_t *next_cursor)
+{
+    memset(src, 0, sizeof(*src));
+    src->history = h;
+    src->query = *q;
+    src->dir = q->ascending ? 1 : -1;
+    *next_cursor = 0;
+
+    uint64_t from = q->ascending ? (q->after ? q->after + 1 : 0)
+                                 : (q->before ? q->before - 1 : UINT64_MAX);
+    int stop = (!q->ascending && q->before == 1) || (q->ascending && q->after == UINT64_MAX);
+    uint64_t first = 0, last = 0;
+    unsigned count = 0;
+    int more = 0;
+    struct pl_record *batch[SCAN_BATCH];
+    while (!stop) {
+        uint64_t next;
+        size_t got = pl_history_read(h, from, src->dir, batch, SCAN_BATCH, &next);
+        if (got == 0)
+            break;
+        for (size_t i = 0; i < got; i++) {
+            struct pl_record *rec = batch[i];
+            if (!stop && outside_window(q, rec)) {
+                stop = 1;
+            } else if (!stop && pl_query_match(q, rec)) {
+                /* one more than the limit tells whether a next page exists */
+                if (count == q->limit) {
+                    more = 1;
+                    stop = 1;
+                } else {
+                    if (count++ == 0)
+                        first = rec->seq;
+                    last = rec->seq;
+                }
+            }
+            pl_record_unref(rec);
+        }
+        if (src->dir < 0 && next == 0)
+            break;
+        from = next;
+    }
+    src->left = count;
+    src->exhausted = count == 0;
+    src->from = first;
+    src->last = last;
+    if (more)
+        *next_cursor = last;
+}
+
+static void release_batch(struct pl_body_source *src)
+{
+    for (; src->i < src->n; src->i++)
+        pl_record_unref(src->batch[src->i]);
+    src->i = src->n = 0;
+}
+
+struct pl_record *pl_body_source_next(struct pl_body_source *src)
+{
+    while (src->left > 0) {
+        if (src->i == src->n) {
+            src->i = src->n = 0;
+            if (src->exhausted)
+                break;
+            uint64_t next;
+            src->n = pl_history_read(src->history, src->from, src->dir, src->batch,
+                                     PL_BODY_BATCH, &next);
+            if (src->n == 0 || (src->dir < 0 && next == 0))
+                src->exhausted = 1;
+            src->from = next;
+            continue;
+        }
+        struct pl_record *rec = src->batch[src->i++];
+        if (src->dir > 0 ? rec->seq > src->last : rec->seq < src->last) {
+            pl_record_unref(rec);
+            break; /* past the page: records between were evicted */
+        }
+        if (pl_query_match(&src->query, rec)) {
+            src->left--;
+            return rec;
+        }
+        pl_record_unref(rec);
+    }
+    src->left = 0;
+    release_batch(src);
+    return NULL;
+}
+
+void pl_body_source_fini(struct pl_body_source *src)
+{
+    release_batch(src);
+    src->left = 0;
+}
+
+/* ------------------------------------------------------------ formats */
+
+size_t pl_body_format_json(enum pl_body_event event, const struct pl_record *rec, size_t index,
+                           char *scratch, struct pl_body_piece *pieces)
+{
+    (void)scratch;
+    switch (event) {
+    case PL_BODY_BEGIN: pieces[0] = (struct pl_body_piece){"[", 1}; return 1;
+    case PL_BODY_END: pieces[0] = (struct pl_body_piece){"]", 1}; return 1;
+    case PL_BODY_RECORD: break;
+    }
+    size_t n = 0;
+    if (index)
+        pieces[n++] = (struct pl_body_piece){",", 1};
+    pieces[n++] = (struct pl_body_piece){rec->json, rec->json_len};
+    return n;
+}
+
+size_t pl_body_format_ndjson(enum pl_body_event event, const struct pl_record *rec, size_t index,
+                             char *scratch, struct pl_body_piece *pieces)
+{
+    (void)scratch;
+    (void)index;
+    if (event != PL_BODY_RECORD)
+        return 0;
+    pieces[0] = (struct pl_body_piece){rec->json, rec->json_len};
+    pieces[1] = (struct pl_body_piece){"\n", 1};
+    return 2;
+}
+
+/* ------------------------------------------------------------ the body */
+
+struct pl_body {
+    struct pl_body_source src;
+    pl_body_format_fn format;
+    enum { BEFORE, RECORDS, AFTER, DONE } stage;
+    size_t index;             /* records given to the format so far */
+    struct pl_record *current; /* the record the pieces point into */
+    struct pl_body_piece pieces[PL_BODY_PIECES];
+    size_t n_pieces, piece; /* pieces[piece..n_pieces) still to write */
+    size_t offset;          /* bytes of pieces[piece] already written */
+    char scratch[PL_BODY_SCRATCH];
+    int gzip;
+    int finishing;          /* gzip: every piece is in, Z_FINISH until the end */
+    int ended;              /* every byte is written */
+    z_stream z;
+};
+
+struct pl_body *pl_body_new(struct pl_history *h, const struct pl_query *q,
+                            pl_body_format_fn format, int gzip, uint64_t *next_cursor)
+{
+    struct pl_body *b = calloc(1, sizeof(*b));
+    if (!b)
+        return NULL;
+    if (gzip && deflateInit2(&b->z, GZIP_LEVEL, Z_DEFLATED, GZIP_WINDOW_BITS, GZIP_MEM_LEVEL,
+                             Z_DEFAULT_STRATEGY) != Z_OK) {
+        free(b);
+        return NULL;
+    }
+    b->gzip = gzip;
+    b->format = format;
+    pl_body_source_init(&b->src, h, q, next_cursor);
+    return b;
+}
+
+/* Asks the format for the next event's pieces. Returns 0, or -1 when the
+ * body has no more events. */
+static int next_pieces(struct pl_body *b)
+{
+    b->piece = b->n_pieces = b->offset = 0;
+    pl_record_unref(b->current);
+    b->current = NULL;
+    switch (b->stage) {
+    case BEFORE:
+        b->n_pieces = b->format(PL_BODY_BEGIN, NULL, 0, b->scratch, b->pieces);
+        b->stage = RECORDS;
+        return 0;
+    case RECORDS:
+        b->current = pl_body_source_next(&b->src);
+        if (b->current) {
+            b->n_pieces = b->format(PL_BODY_RECORD, b->current, b->index++, b->scratch, b->pieces);
+            return 0;
+        }
+        b->n_pieces = b->format(PL_BODY_END, NULL, b->index, b->scratch, b->pieces);
+        b->stage = AFTER;
+        return 0;
+    case AFTER:
+    case DONE: b->stage = DONE; return -1;
+    }
+    return -1;
+}
+
+ssize_t pl_body_read(struct pl_body *b, char *buf, size_t max)
+{
+    size_t produced = 0;
+    while (produced < max && !b->ended) {
+        if (!b->finishing && b->piece == b->n_pieces) {
+            if (next_pieces(b) < 0) {
+                if (!b->gzip) {
+                    b->ended = 1;
+                    break;
+                }
+                b->finishing = 1; /* the pieces are all in: the gzip trailer is left */
+            }
+            continue;
+        }
+        const struct pl_body_piece *p = b->finishing ? NULL : &b->pieces[b->piece];
+        const char *in = p ? (const char *)p->data + b->offset : NULL;
+        size_t in_len = p ? p->len - b->offset : 0;
+        if (!b->gzip) {
+            size_t n = in_len < max - produced ? in_len : max - produced;
+            memcpy(buf + produced, in, n);
+            produced += n;
+            b->offset += n;
+        } else {
+            /* zlib counts in uInt: feed a piece in parts if it must */
+            size_t out_room = max - produced;
+            b->z.next_in = (Bytef *)(uintptr_t)in;
+            b->z.avail_in = (uInt)(in_len < UINT32_MAX ? in_len : UINT32_MAX);
+            b->z.next_out = (Bytef *)buf + produced;
+            b->z.avail_out = (uInt)(out_room < UINT32_MAX ? out_room : UINT32_MAX);
+            uInt given_in = b->z.avail_in, given_out = b->z.avail_out;
+            int rc = deflate(&b->z, b->finishing ? Z_FINISH : Z_NO_FLUSH);
+            if (rc == Z_STREAM_ERROR)
+                return -1;
+            b->offset += given_in - b->z.avail_in;
+            produced += given_out - b->z.avail_out;
+            if (rc == Z_STREAM_END) {
+                b->ended = 1;
+                break;
+            }
+        }
+        if (p && b->offset == p->len) {
+            b->piece++;
+            b->offset = 0;
+        }
+    }
+    return (ssize_t)produced;
+}
+
+void pl_body_free(struct pl_body *b)
+{
+    if (!b)
+        return;
+    pl_record_unref(b->current);
+    pl_body_source_fini(&b->src);
+    if (b->gzip)
+        deflateEnd(&b->z);
+    free(b);
+}
+
+/* ------------------------------------------------------------ gzip */
+
+static int lower(int c)
+{
+    return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+/* The q-value of one "coding;q=0.5" element ([start, end)); 1000 when none
+ * is given, -1 when malformed. In thousandths, as RFC 9110 writes them. */
+static int qvalue(const char *start, const char *end)
+{
+    const char *semi = memchr(start, ';', (size_t)(end - start));
+    if (!semi)
+        return 1000;
+    const char *p = semi + 1;
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    if (end - p < 2 || lower(p[0]) != 'q' || p[1] != '=')
+        return -1;
+    p += 2;
+    if (p >= end || (*p != '0' && *p != '1'))
+        return -1;
+    int q = (*p - '0') * 1000;
+    p++;
+    if (p < end && *p == '.') {
+        p++;
+        int scale = 100;
+        for (; p < end && *p >= '0' && *p <= '9' && scale; p++, scale /= 10)
+            q += (*p - '0') * scale;
+    }
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    if (p != end || q > 1000)
+        return -1;
+    return q;
+}
+
+/* Nonzero when [start, end) begins with the coding name (then a ';', blank
+ * or the end). */
+static int names(const char *start, const char *end, const char *name)
+{
+    size_t n = strlen(name);
+    if ((size_t)(end - start) < n)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (lower((unsigned char)start[i]) != name[i])
+            return 0;
+    return start + n == end || start[n] == ';' || start[n] == ' ' || start[n] == '\t';
+}
+
+int pl_body_accepts_gzip(const char *accept_encoding)
+{
+    if (!accept_encoding)
+        return 0;
+    int gzip_q = -1, any_q = -1;
+    const char *p = accept_encoding;
+    while (*p) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        const char *start = p;
+        while (*p && *p != ',')
+            p++;
+        const char *end = p;
+        while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+            end--;
+        if (start == end)
+            continue;
+        int q = qvalue(start, end);
+        if (q < 0)
+            continue; /* a malformed element says nothing */
+        if (names(start, end, "gzip") || names(start, end, "x-gzip"))
+            gzip_q = q > gzip_q ? q : gzip_q;
+        else if (names(start, end, "*"))
+            any_q = q;
+    }
+    if (gzip_q >= 0)
+        return gzip_q > 0;
+    return any_q > 0;
+}
+
+char *pl_body_gzip(const void *data, size_t len, int level, size_t *out_len)
+{
+    if (len > UINT32_MAX / 2)
+        return NULL;
+    z_stream z;
+    memset(&z, 0, sizeof(z));
+    if (deflateInit2(&z, level, Z_DEFLATED, GZIP_WINDOW_BITS, GZIP_MEM_LEVEL,
+                     Z_DEFAULT_STRATEGY) != Z_OK)
+        return NULL;
+    uLong bound = deflateBound(&z, (uLong)len);
+    char *out = malloc(bound);
+    if (!out) {
+        deflateEnd(&z);
+        return NULL;
+    }
+    z.next_in = (Bytef *)(uintptr_t)data;
+    z.avail_in = (uInt)len;
+    z.next_out = (Bytef *)out;
+    z.avail_out = (uInt)bound;
+    int rc = deflate(&z, Z_FINISH);
+    size_t n = (size_t)z.total_out;
+    deflateEnd(&z);
+    if (rc != Z_STREAM_END || n >= len) {
+        free(out);
+        return NULL;
+    }
+    *out_len = n;
+    return out;
+}
