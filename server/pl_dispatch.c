@@ -382,8 +382,8 @@ static unsigned check_host(struct pl_dispatch *d, const struct pl_dispatch_head 
     }
     unsigned char ip[16];
     if (!parse_ip(name, ip)) {
-        if (!d->listen_wildcard && !memcmp(ip, d->listen_addr, 16))
-            return 0;
+        if (!memcmp(ip, d->listen_addr, 16))
+            return 0; /* also 0.0.0.0: no name, nothing to rebind */
         if ((d->listen_wildcard || d->listen_loopback) && ip_is_loopback(ip))
             return 0;
         if (d->listen_wildcard) {
