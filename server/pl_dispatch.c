@@ -197,18 +197,19 @@ unsigned pl_dispatch_check_head(const char *buf, size_t n, size_t head_max,
 {
     memset(out, 0, sizeof(*out));
     size_t line_max = head_max < PL_DISPATCH_LINE_MAX ? head_max : PL_DISPATCH_LINE_MAX;
-    size_t look = n < line_max + 1 ? n : line_max + 1;
+    /* the line and its CR LF */
+    size_t look = n < line_max + 2 ? n : line_max + 2;
     const char *nl = memchr(buf, '\n', look);
-    if (!nl) {
-        if (n > line_max || n >= head_max) {
-            char message[64];
-            snprintf(message, sizeof(message), "the request line is longer than %zu bytes",
-                     line_max);
-            return verdict(out, 414, message);
-        }
-        return 0; /* wait for more */
+    size_t line_len = nl ? (size_t)(nl - buf) : 0;
+    if (line_len && buf[line_len - 1] == '\r')
+        line_len--;
+    if ((!nl && (n >= line_max + 2 || n >= head_max)) || line_len > line_max) {
+        char message[64];
+        snprintf(message, sizeof(message), "the request line is longer than %zu bytes", line_max);
+        return verdict(out, 414, message);
     }
-    size_t line_len = (size_t)(nl - buf);
+    if (!nl)
+        return 0; /* wait for more */
     size_t head_len = find_head_end(buf, n < head_max ? n : head_max);
     if (!head_len) {
         if (n >= head_max) {
@@ -220,8 +221,6 @@ unsigned pl_dispatch_check_head(const char *buf, size_t n, size_t head_max,
         return 0;
     }
     out->head_len = head_len;
-    if (line_len && buf[line_len - 1] == '\r')
-        line_len--;
     if (check_request_line(buf, line_len, out))
         return out->status;
     int http10 = memcmp(buf + line_len - 3, "1.0", 3) == 0;
