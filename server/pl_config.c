@@ -428,8 +428,9 @@ static const struct option_spec specs[] = {
      "get 403 (against DNS rebinding); repeatable or comma-separated; *: any",
      apply_allowed_host},
     {"head-timeout", "PACKET_LOGS_HEAD_TIMEOUT", 1, "MS", "10000",
-     "a connection must send its request head within this many ms (else\n"
-     "408 and closed: a client that sends nothing holds no thread)",
+     "a connection must send its request (head and any body) within this\n"
+     "many ms (else 408 and closed: a client that sends nothing holds no\n"
+     "thread)",
      apply_head_timeout},
     {"web-root", "PACKET_LOGS_WEB_ROOT", 1, "DIR", "built in",
      "serve the dashboard's files from DIR (development)", apply_web_root},
