@@ -23,7 +23,7 @@ struct pl_http_config {
     struct pl_history *history;
     struct pl_prefixes *prefixes;
     const char *token;        /* "" or NULL: no token needed */
-    unsigned max_connections;
+    unsigned max_connections; /* the dispatcher's limit; libmicrohttpd's is set far above */
     const char *web_root;     /* "" or NULL: the files built in */
     pl_http_metrics_fn metrics;
     void *metrics_ctx;
