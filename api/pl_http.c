@@ -93,10 +93,13 @@ static int accepts_gzip(struct MHD_Connection *conn)
 }
 
 /* Every response goes out here: the headers that depend on the request
- * (Vary, CORS) are added in one place. Takes over resp. */
+ * (Vary, CORS) are added in one place. Takes over resp. Each response
+ * closes its connection: a second request on it would reach
+ * libmicrohttpd without passing the dispatcher's checks (pl_dispatch). */
 static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status,
                                struct MHD_Response *resp)
 {
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     /* caches must key on the encoding asked for and, with CORS, the origin */
     MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY,
                             serving && serving->cfg.cors_origins && *serving->cfg.cors_origins
@@ -198,37 +201,22 @@ static enum MHD_Result send_json(struct MHD_Connection *conn, struct pl_json *w)
     return queue(conn, MHD_HTTP_OK, "application/json", body, len, NULL);
 }
 
-void pl_http_write_error(int fd, unsigned status, const char *message)
+void pl_http_refuse(int fd, unsigned status, const char *message, const char *param)
 {
-    const char *reason = status == 408   ? "Request Timeout"
-                         : status == 431 ? "Request Header Fields Too Large"
-                         : status == 503 ? "Service Unavailable"
-                         : status == 400 ? "Bad Request"
-                         : status == 403 ? "Forbidden"
-                                         : "Error";
-    size_t len;
-    char *body = error_body(message, NULL, &len);
-    if (!body)
-        return;
-    char head[256];
-    int n = snprintf(head, sizeof(head),
-                     "HTTP/1.1 %u %s\r\nContent-Type: application/json\r\n"
-                     "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-                     status, reason, len);
-    /* Consume what the client sent (the dispatcher only peeked at it):
-     * closing with unread bytes makes the kernel send a reset, which can
-     * destroy the answer before the client reads it. Bounded. */
+    char response[1536];
+    size_t n = pl_upgrade_format_refusal(status, message, param, response, sizeof(response));
+    /* Consume what the client sent (the dispatcher only peeked at it).
+     * Bounded. */
     char sink[4096];
     for (int i = 0; i < 16; i++) {
         ssize_t got = recv(fd, sink, sizeof(sink), MSG_DONTWAIT);
         if (got <= 0)
             break;
     }
-    /* the socket may be non-blocking: one try each, best effort */
-    if (n > 0 && send(fd, head, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) == n)
-        (void)send(fd, body, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    /* the socket is non-blocking: one try, best effort */
+    if (n)
+        (void)send(fd, response, n, MSG_NOSIGNAL | MSG_DONTWAIT);
     shutdown(fd, SHUT_WR);
-    free(body);
 }
 
 int pl_http_token_ok(const char *token, const char *authorization)
@@ -659,6 +647,20 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
+/* The dispatcher's count of HTTP connections goes down here. Only
+ * connections libmicrohttpd took (STARTED) end with CLOSED. */
+static void notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                              enum MHD_ConnectionNotificationCode toe)
+{
+    struct pl_http *h = cls;
+    (void)socket_context;
+    if (toe != MHD_CONNECTION_NOTIFY_CLOSED || !h->cfg.closed)
+        return;
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    h->cfg.closed(h->cfg.closed_ctx, info ? info->client_addr : NULL);
+}
+
 static void log_mhd(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
@@ -726,13 +728,23 @@ int pl_http_start(struct pl_http **out, const struct pl_http_config *cfg, char *
         free(h);
         return -ENOMEM;
     }
+    unsigned ours = cfg->max_connections ? cfg->max_connections : 256;
+    unsigned limit = ours * 2 + 64;
     h->daemon = MHD_start_daemon(
         MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_NO_LISTEN_SOCKET |
             MHD_USE_ERROR_LOG,
         0, NULL, NULL, handle, h, MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
-        MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-        MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections ? cfg->max_connections : 256,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
+        notify_connection, h,
+        /* Far above the dispatcher's own count (max_connections), which
+         * refuses the excess first: libmicrohttpd 0.9.75 returns from its
+         * limit path with a mutex held, which locks the port for good.
+         * The margin covers connections closed (and counted down) but not
+         * yet freed by libmicrohttpd. */
+        MHD_OPTION_CONNECTION_LIMIT, limit,
+        /* the dispatcher hands over only complete requests (head and
+         * body): this only ends clients that stopped reading the answer */
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)20, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)(64 * 1024), MHD_OPTION_END);
     if (!h->daemon) {
         snprintf(err, errlen, "libmicrohttpd did not start");

@@ -33,6 +33,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,7 @@
 #include <unistd.h>
 
 #include "pl_history.h"
+#include "pl_http.h"
 #include "pl_query.h"
 #include "pl_upgrade.h"
 
@@ -82,7 +84,7 @@ struct slot {
 struct pl_stream {
     struct pl_history *history;
     char *token;
-    unsigned max_clients, auth_secs;
+    unsigned max_clients, auth_secs, max_unauthed;
     size_t head_max;
     struct lws_context *context;
     struct lws_vhost *vhost;
@@ -96,6 +98,7 @@ struct pl_stream {
     _Atomic int queued;       /* slots in SLOT_QUEUED */
     _Atomic int wake_pending; /* a wakeup for new records is on its way */
     _Atomic unsigned clients;
+    _Atomic unsigned unauthed; /* established, their token not yet sent */
     _Atomic uint64_t dropped;
     /* the service thread's own */
     int going_away;
@@ -109,6 +112,9 @@ struct client {
     uint64_t cursor;     /* the Seq of the next record to consider */
     int counted;         /* in pl_stream.clients */
     int auth_pending;    /* nothing is sent before the token */
+    int waiting;         /* in pl_stream.unauthed, its deadline scheduled */
+    struct lws *wsi;     /* for the deadline */
+    lws_sorted_usec_list_t deadline;
     unsigned close_code; /* closing with this at the next writeable */
     char close_reason[100];
     unsigned char *out; /* LWS_PRE + the message being sent */
@@ -185,32 +191,15 @@ int pl_stream_adopt(struct pl_stream *s, int fd, const struct pl_upgrade *up)
     int stopping = s->stopping;
     pthread_mutex_unlock(&s->lock);
     if (!slot) {
-        pl_stream_refuse(fd, up->head_len, 503,
-                         stopping ? "packet_logs is stopping"
-                                  : "too many WebSocket upgrades at once; try again",
-                         NULL);
+        pl_http_refuse(fd, 503,
+                       stopping ? "packet_logs is stopping"
+                                : "too many WebSocket upgrades at once; try again",
+                       NULL);
         close(fd);
         return -EBUSY;
     }
     lws_cancel_service(s->context);
     return 0;
-}
-
-void pl_stream_refuse(int fd, size_t head_len, unsigned status, const char *message,
-                      const char *param)
-{
-    char drain[4096];
-    while (head_len) {
-        ssize_t got =
-            recv(fd, drain, head_len < sizeof(drain) ? head_len : sizeof(drain), MSG_DONTWAIT);
-        if (got <= 0)
-            break;
-        head_len -= (size_t)got;
-    }
-    char response[1536];
-    size_t n = pl_upgrade_format_refusal(status, message, param, response, sizeof(response));
-    if (n)
-        (void)send(fd, response, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -231,6 +220,16 @@ void pl_stream_notify(struct pl_stream *s)
 unsigned pl_stream_clients(struct pl_stream *s)
 {
     return atomic_load_explicit(&s->clients, memory_order_relaxed);
+}
+
+unsigned pl_stream_unauthed(struct pl_stream *s)
+{
+    return atomic_load_explicit(&s->unauthed, memory_order_relaxed);
+}
+
+unsigned pl_stream_max_unauthed(struct pl_stream *s)
+{
+    return s->max_unauthed;
 }
 
 uint64_t pl_stream_dropped_total(struct pl_stream *s)
@@ -402,6 +401,43 @@ static int send_records(struct pl_stream *s, struct lws *wsi, struct client *c)
 
 /* The body of send_records: up to BURST messages. */
 
+/* A client that did not send its token in time: closed with 1008, as the
+ * contract says, rather than dropped without a close frame. */
+static void deadline_passed(lws_sorted_usec_list_t *sul)
+{
+    struct client *c =
+        (struct client *)(void *)((char *)sul - offsetof(struct client, deadline));
+    close_with(c->wsi, c, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+               "no {\"token\": ...} message in time");
+}
+
+static void stop_waiting(struct pl_stream *s, struct client *c)
+{
+    if (!c->waiting)
+        return;
+    c->waiting = 0;
+    lws_sul_cancel(&c->deadline);
+    atomic_fetch_sub(&s->unauthed, 1);
+}
+
+/* Counts c against max_clients. Returns 0 (and closes it with 1013) when
+ * the stream is full. */
+static int count_client(struct pl_stream *s, struct lws *wsi, struct client *c)
+{
+    unsigned now = atomic_load(&s->clients);
+    if (s->max_clients && now >= s->max_clients) {
+        char reason[100];
+        snprintf(reason, sizeof(reason), "the stream has its maximum of %u clients",
+                 s->max_clients);
+        close_with(wsi, c, CLOSE_TRY_AGAIN, reason);
+        return 0;
+    }
+    atomic_fetch_add(&s->clients, 1);
+    c->counted = 1;
+    atomic_thread_fence(memory_order_seq_cst); /* see pl_stream_notify */
+    return 1;
+}
+
 /* The first message of a client that did not send its token in the header:
  * {"token": "..."}. */
 static void receive_token(struct pl_stream *s, struct lws *wsi, struct client *c, const void *in,
@@ -420,7 +456,12 @@ static void receive_token(struct pl_stream *s, struct lws *wsi, struct client *c
     struct json_tokener *tok = json_tokener_new();
     json_object *msg = tok ? json_tokener_parse_ex(tok, c->rx, (int)c->rx_len) : NULL;
     json_object *token;
-    if (msg && json_tokener_get_error(tok) == json_tokener_success &&
+    /* exactly one object: what follows it, but white space, is refused
+     * (the tokener stops after the first complete value) */
+    size_t end = tok && msg ? json_tokener_get_parse_end(tok) : 0;
+    while (end < c->rx_len && strchr(" \t\r\n", c->rx[end]))
+        end++;
+    if (msg && json_tokener_get_error(tok) == json_tokener_success && end == c->rx_len &&
         json_object_is_type(msg, json_type_object) &&
         json_object_object_get_ex(msg, "token", &token) &&
         json_object_is_type(token, json_type_string)) {
@@ -440,7 +481,11 @@ static void receive_token(struct pl_stream *s, struct lws *wsi, struct client *c
         return;
     }
     c->auth_pending = 0;
+    stop_waiting(s, c);
     lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+    /* only now does it count against --max-clients */
+    if (!count_client(s, wsi, c))
+        return;
     lws_callback_on_writable(wsi);
 }
 
@@ -472,22 +517,28 @@ static int established(struct pl_stream *s, struct lws *wsi, struct client *c)
     lws_set_opaque_user_data(wsi, NULL);
     c->deflate = offers_deflate(wsi);
 
-    unsigned now = atomic_load(&s->clients);
-    if (s->max_clients && now >= s->max_clients) {
-        char reason[100];
-        snprintf(reason, sizeof(reason), "the stream has its maximum of %u clients",
-                 s->max_clients);
-        close_with(wsi, c, CLOSE_TRY_AGAIN, reason);
+    c->wsi = wsi;
+    if (c->auth_pending) {
+        /* Not a client yet: it must not take a place of --max-clients
+         * before it proves it may have one. Its own small limit and a
+         * short deadline bound what such upgrades can hold. */
+        if (atomic_fetch_add(&s->unauthed, 1) >= s->max_unauthed) {
+            atomic_fetch_sub(&s->unauthed, 1);
+            close_with(wsi, c, CLOSE_TRY_AGAIN, "too many clients have not sent their token");
+            return 0;
+        }
+        c->waiting = 1;
+        place_cursor(s, c);
+        lws_sul_schedule(lws_get_context(wsi), 0, &c->deadline, deadline_passed,
+                         (lws_usec_t)s->auth_secs * LWS_US_PER_SEC);
+        /* in case the close frame cannot leave */
+        lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, (int)s->auth_secs + 5);
         return 0;
     }
-    atomic_fetch_add(&s->clients, 1);
-    c->counted = 1;
-    atomic_thread_fence(memory_order_seq_cst); /* see pl_stream_notify */
+    if (!count_client(s, wsi, c))
+        return 0;
     place_cursor(s, c);
-    if (c->auth_pending)
-        lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, (int)s->auth_secs);
-    else
-        lws_callback_on_writable(wsi);
+    lws_callback_on_writable(wsi);
     return 0;
 }
 
@@ -503,6 +554,7 @@ static void forget(struct pl_stream *s, struct lws *wsi, struct client *c)
     }
     if (!c)
         return;
+    stop_waiting(s, c);
     free(c->out);
     c->out = NULL;
     c->out_cap = 0;
@@ -594,6 +646,7 @@ int pl_stream_start(struct pl_stream **out, const struct pl_stream_config *cfg, 
     s->token = strdup(cfg->token ? cfg->token : "");
     s->max_clients = cfg->max_clients;
     s->auth_secs = cfg->auth_secs ? cfg->auth_secs : PL_STREAM_AUTH_SECS;
+    s->max_unauthed = cfg->max_unauthed ? cfg->max_unauthed : PL_STREAM_UNAUTH_MAX;
     s->head_max = cfg->head_max ? cfg->head_max : 16384;
     unsigned ping = cfg->ping_secs ? cfg->ping_secs : PL_STREAM_PING_SECS;
     unsigned hangup = cfg->hangup_secs ? cfg->hangup_secs : PL_STREAM_HANGUP_SECS;
@@ -629,7 +682,8 @@ int pl_stream_start(struct pl_stream **out, const struct pl_stream_config *cfg, 
      * the process limit lws finds a socket's wsi by a linear search, so a
      * large client limit keeps lws' default table (one pointer per possible
      * descriptor) instead. */
-    unsigned fds = (s->max_clients ? s->max_clients : 4096) + PL_STREAM_PENDING_MAX + 16;
+    unsigned fds = (s->max_clients ? s->max_clients : 4096) + s->max_unauthed +
+                   PL_STREAM_PENDING_MAX + 16;
     info.fd_limit_per_thread = fds <= 4096 ? fds : 0;
     s->context = lws_create_context(&info);
     if (!s->context) {

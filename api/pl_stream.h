@@ -30,7 +30,8 @@ struct pl_upgrade;
 
 #define PL_STREAM_PING_SECS 30   /* an idle client is pinged after this */
 #define PL_STREAM_HANGUP_SECS 60 /* and closed when no pong came by this */
-#define PL_STREAM_AUTH_SECS 10   /* time for the first message {"token": ...} */
+#define PL_STREAM_AUTH_SECS 3    /* time for the first message {"token": ...}; then 1008 */
+#define PL_STREAM_UNAUTH_MAX 16  /* clients at once that have not sent their token yet */
 #define PL_STREAM_PENDING_MAX 32 /* upgrades adopted but not yet established */
 
 struct pl_stream_config {
@@ -40,6 +41,7 @@ struct pl_stream_config {
     unsigned ping_secs;   /* 0: PL_STREAM_PING_SECS */
     unsigned hangup_secs; /* 0: PL_STREAM_HANGUP_SECS; raised to ping_secs + 1 */
     unsigned auth_secs;   /* 0: PL_STREAM_AUTH_SECS */
+    unsigned max_unauthed; /* 0: PL_STREAM_UNAUTH_MAX; they do not count in max_clients */
     size_t head_max;      /* largest request head to accept; 0: 16384 */
 };
 
@@ -63,18 +65,14 @@ int pl_stream_adopt(struct pl_stream *s, int fd, const struct pl_upgrade *up);
  * pushes came in between. Any thread. */
 void pl_stream_notify(struct pl_stream *s);
 
-/* Clients connected now (established, counted against max_clients). */
+/* Clients connected now (established, counted against max_clients; a
+ * client whose token comes as its first message counts once it came). */
 unsigned pl_stream_clients(struct pl_stream *s);
+/* Clients established whose token has not come yet, and their limit. */
+unsigned pl_stream_unauthed(struct pl_stream *s);
+unsigned pl_stream_max_unauthed(struct pl_stream *s);
 /* Records clients missed by falling behind the history, since start. */
 uint64_t pl_stream_dropped_total(struct pl_stream *s);
-
-/* Answers an upgrade with a JSON error (pl_upgrade_format_refusal) on a
- * socket nobody owns yet, best effort and without blocking; the caller
- * closes fd. The head_len bytes of request head still unread in the socket
- * (pl_upgrade.head_len) are read first: closing a socket with unread bytes
- * sends a reset, which may destroy the response before the client reads it. */
-void pl_stream_refuse(int fd, size_t head_len, unsigned status, const char *message,
-                      const char *param);
 
 /* Closes every client (close code 1001), stops the service thread and
  * frees the stream. Sockets still waiting to be adopted are closed. NULL

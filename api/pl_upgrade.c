@@ -26,8 +26,8 @@ struct span {
 
 /* What the gate collects from the headers. */
 struct headers {
-    struct span host, origin, upgrade, connection, key, version;
-    unsigned n_host, n_origin, n_key, n_version;
+    struct span host, origin, upgrade, connection, key, version, authorization;
+    unsigned n_host, n_origin, n_key, n_version, n_authorization;
     struct span protocol[8]; /* each Sec-WebSocket-Protocol header */
     unsigned n_protocol;
     size_t protocol_len; /* as libwebsockets joins them */
@@ -450,6 +450,8 @@ static unsigned read_headers(struct pl_upgrade *u, const char *head, size_t len,
             keep(&h->upgrade, NULL, value);
         } else if (span_is_nocase(name, "Connection")) {
             keep(&h->connection, NULL, value);
+        } else if (span_is_nocase(name, "Authorization")) {
+            keep(&h->authorization, &h->n_authorization, value);
         } else if (span_is_nocase(name, "Sec-WebSocket-Key")) {
             keep(&h->key, &h->n_key, value);
         } else if (span_is_nocase(name, "Sec-WebSocket-Version")) {
@@ -532,6 +534,18 @@ unsigned pl_upgrade_check(struct pl_upgrade *u, const char *head, size_t head_le
         return u->status;
     if (token && *token && !h.n_protocol)
         u->needs_auth = 1;
+    if (h.n_authorization > 1)
+        return refuse(u, 400, "Authorization", "more than one Authorization header");
+    if (h.n_authorization && token && *token) {
+        /* as REST takes it: every client that is not a browser can send it */
+        struct span a = h.authorization;
+        if (a.n < 7 || !span_is_nocase((struct span){a.p, 7}, "Bearer "))
+            return refuse(u, 401, "Authorization", "Authorization must be \"Bearer TOKEN\"");
+        struct span given = trim((struct span){a.p + 7, a.n - 7});
+        if (!pl_upgrade_token_equal(token, given.p, given.n))
+            return refuse(u, 401, "Authorization", "the token is not this server's");
+        u->needs_auth = 0;
+    }
 
     if (max_clients && clients >= max_clients)
         return refuse(u, 503, NULL, "the stream has its maximum of %u clients; try again later",
@@ -627,20 +641,29 @@ static void put_string(struct out *o, const char *s)
     puts_(o, "\"");
 }
 
-static const char *reason_phrase(unsigned status)
+/* The one table of reason phrases of the responses written by hand (the
+ * dispatcher's and the gate's refusals); libmicrohttpd has its own. */
+const char *pl_upgrade_reason(unsigned status)
 {
     switch (status) {
+    case 200: return "OK";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
     case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
     case 426: return "Upgrade Required";
+    case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
     case 503: return "Service Unavailable";
-    default: return "Error";
+    case 505: return "HTTP Version Not Supported";
+    default: return status < 500 ? "Bad Request" : "Internal Server Error";
     }
 }
 
@@ -666,11 +689,13 @@ size_t pl_upgrade_format_refusal(unsigned status, const char *message, const cha
                      "Content-Type: application/json\r\n"
                      "Content-Length: %zu\r\n"
                      "Cache-Control: no-store\r\n"
-                     "%s%s%s"
+                     "%s%s%s%s"
                      "Connection: close\r\n\r\n",
-                     status, reason_phrase(status), body.len, status == 405 ? "Allow: GET\r\n" : "",
+                     status, pl_upgrade_reason(status), body.len,
+                     status == 405 ? "Allow: GET\r\n" : "",
                      status == 426 ? "Sec-WebSocket-Version: 13\r\n" : "",
-                     status == 401 ? "WWW-Authenticate: Bearer realm=\"packet_logs\"\r\n" : "");
+                     status == 401 ? "WWW-Authenticate: Bearer realm=\"packet_logs\"\r\n" : "",
+                     status == 503 ? "Retry-After: 1\r\n" : "");
     if (n < 0 || (size_t)n >= sizeof(head))
         return 0;
     struct out o = {out, size, 0, 0};

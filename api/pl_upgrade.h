@@ -22,7 +22,9 @@
  * paging parameters (limit, num, before, after, order) and token are
  * refused. Values are URL-decoded (%XX, and '+' as a space).
  *
- * The token, when the server has one, comes one of two ways:
+ * The token, when the server has one, comes one of three ways:
+ *  - as the header "Authorization: Bearer TOKEN", as REST takes it (a
+ *    wrong one is refused with 401);
  *  - as the subprotocol "bearer.TOKEN", offered after "packet_logs" (the
  *    server selects "packet_logs"). A browser can send it so:
  *    new WebSocket(url, ["packet_logs", "bearer." + token]). Only for
@@ -77,12 +79,17 @@ unsigned pl_upgrade_check(struct pl_upgrade *u, const char *head, size_t head_le
 
 /* Writes the whole HTTP response refusing the upgrade (status line,
  * Content-Type: application/json, Content-Length, Connection: close, Allow
- * for 405, Sec-WebSocket-Version for 426, WWW-Authenticate for 401; body
+ * for 405, Sec-WebSocket-Version for 426, WWW-Authenticate for 401,
+ * Retry-After for 503; body
  * {"error": message, "param": param}, param left out when empty) into out.
  * Returns its length, or 0 when it does not fit in size (out then holds
  * nothing useful). */
 size_t pl_upgrade_format_refusal(unsigned status, const char *message, const char *param, char *out,
                                  size_t size);
+
+/* The reason phrase of an HTTP status ("Bad Request"): the one table of
+ * the responses packet_logs writes by hand. Never NULL. */
+const char *pl_upgrade_reason(unsigned status);
 
 /* Nonzero when given (given_len bytes) equals token, compared in time that
  * depends on the lengths only. A NULL or empty token matches nothing. */

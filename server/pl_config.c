@@ -232,6 +232,57 @@ NUMBER_OPTION(apply_max_connections, max_connections, unsigned, 1, 100000,
               "the HTTP connection limit")
 NUMBER_OPTION(apply_head_timeout, head_timeout_ms, unsigned, 100, 600000,
               "the request head timeout (ms)")
+NUMBER_OPTION(apply_max_pending, max_pending, unsigned, 1, 100000,
+              "the limit of connections waiting for their request")
+NUMBER_OPTION(apply_max_per_address, max_per_address, unsigned, 1, 100000,
+              "the connection limit per client address")
+
+/* A host name or address requests may name in Host (and the stream's
+ * Origin); repeatable or comma-separated; "*" turns the check off. The
+ * first one given on the command line replaces the environment's. */
+static int hosts_replaced;
+
+static int apply_allowed_host(struct pl_config *cfg, const char *value, char *why, size_t why_len)
+{
+    if (!hosts_replaced) {
+        cfg->n_allowed_hosts = 0;
+        hosts_replaced = 1;
+    }
+    const char *p = value;
+    do {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char item[256];
+        if (len == 0 || len >= sizeof(item)) {
+            snprintf(why, why_len, "expected a host name or address, got \"%s\"", value);
+            return -1;
+        }
+        memcpy(item, p, len);
+        item[len] = '\0';
+        /* [v6] as it appears in Host is taken too */
+        char *host = item;
+        if (host[0] == '[' && host[len - 1] == ']') {
+            host[len - 1] = '\0';
+            host++;
+        }
+        for (char *c = host; *c; c++) {
+            if (!isalnum((unsigned char)*c) && !strchr(".-_:*", *c)) {
+                snprintf(why, why_len,
+                         "\"%s\" is not a host name or address (no port, no scheme)", item);
+                return -1;
+            }
+            *c = (char)tolower((unsigned char)*c);
+        }
+        if (cfg->n_allowed_hosts == PL_CONFIG_ALLOWED_HOSTS_MAX) {
+            snprintf(why, why_len, "at most %d allowed hosts", PL_CONFIG_ALLOWED_HOSTS_MAX);
+            return -1;
+        }
+        snprintf(cfg->allowed_hosts[cfg->n_allowed_hosts++], sizeof(cfg->allowed_hosts[0]), "%s",
+                 host);
+        p = comma ? comma + 1 : p + len;
+    } while (*p);
+    return 0;
+}
 
 static int apply_token_file(struct pl_config *cfg, const char *value, char *why, size_t why_len)
 {
@@ -440,10 +491,24 @@ static const struct option_spec specs[] = {
     {"max-clients", "PACKET_LOGS_MAX_CLIENTS", 1, "N", "128", "WebSocket stream clients at once",
      apply_max_clients},
     {"max-connections", "PACKET_LOGS_MAX_CONNECTIONS", 1, "N", "256",
-     "HTTP connections at once", apply_max_connections},
+     "HTTP connections at once; more get 503 with Retry-After", apply_max_connections},
+    {"max-pending", "PACKET_LOGS_MAX_PENDING", 1, "N", "256",
+     "connections whose request has not fully arrived yet, at once; more\n"
+     "get 503 with Retry-After",
+     apply_max_pending},
+    {"max-per-address", "PACKET_LOGS_MAX_PER_ADDRESS", 1, "N", "64",
+     "connections (waiting and HTTP) of one client address (IPv6: its /64)\n"
+     "at once; more get 503 with Retry-After",
+     apply_max_per_address},
+    {"allowed-host", "PACKET_LOGS_ALLOWED_HOSTS", 1, "NAME", "none",
+     "a Host (and stream Origin) to serve besides the listen address, the\n"
+     "host name and, on loopback or a wildcard address, localhost; others\n"
+     "get 403 (against DNS rebinding); repeatable or comma-separated; *: any",
+     apply_allowed_host},
     {"head-timeout", "PACKET_LOGS_HEAD_TIMEOUT", 1, "MS", "10000",
-     "a connection must send its request head within this many ms (else\n"
-     "408 and closed: a client that sends nothing holds no thread)",
+     "a connection must send its request (head and any body) within this\n"
+     "many ms (else 408 and closed: a client that sends nothing holds no\n"
+     "thread)",
      apply_head_timeout},
     {"web-root", "PACKET_LOGS_WEB_ROOT", 1, "DIR", "built in",
      "serve the dashboard's files from DIR (development)", apply_web_root},
@@ -513,6 +578,8 @@ static void defaults(struct pl_config *cfg)
     cfg->max_clients = 128;
     cfg->max_connections = 256;
     cfg->head_timeout_ms = 10000;
+    cfg->max_pending = 256;
+    cfg->max_per_address = 64;
 }
 
 static int apply(struct pl_config *cfg, const struct option_spec *s, const char *value,
@@ -531,6 +598,7 @@ int pl_config_parse(struct pl_config *cfg, int argc, char **argv, FILE *out, FIL
     defaults(cfg);
     groups_replaced = 0;
     cors_replaced = 0;
+    hosts_replaced = 0;
     for (size_t i = 0; i < N_SPECS; i++) {
         const char *value = getenv(specs[i].env);
         if (!value)
@@ -540,9 +608,10 @@ int pl_config_parse(struct pl_config *cfg, int argc, char **argv, FILE *out, FIL
         if (apply(cfg, &specs[i], value, source, err) < 0)
             return -1;
     }
-    /* flags given on the command line replace the environment's groups */
+    /* flags given on the command line replace the environment's lists */
     groups_replaced = 0;
     cors_replaced = 0;
+    hosts_replaced = 0;
     for (int a = 1; a < argc; a++) {
         const char *arg = argv[a];
         if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {

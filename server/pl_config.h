@@ -14,6 +14,7 @@
 #include "pl_nflog.h"
 
 #define PL_CONFIG_TOKEN_MAX 256
+#define PL_CONFIG_ALLOWED_HOSTS_MAX 16
 
 struct pl_config {
     char listen_host[64];   /* numeric address: "127.0.0.1", "::" */
@@ -31,6 +32,10 @@ struct pl_config {
     unsigned max_clients;   /* WebSocket stream clients */
     unsigned max_connections; /* HTTP connections */
     unsigned head_timeout_ms; /* a request head must arrive within it */
+    unsigned max_pending;   /* connections whose request has not arrived */
+    unsigned max_per_address; /* connections of one client address */
+    char allowed_hosts[PL_CONFIG_ALLOWED_HOSTS_MAX][256]; /* Host names also served */
+    size_t n_allowed_hosts;
     char web_root[256];     /* serve web/ from here instead of the binary */
     char cors_origins[1024]; /* origins allowed by CORS, comma-separated; "" none */
     int quiet;

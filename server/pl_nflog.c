@@ -43,6 +43,8 @@ struct group_slot {
     struct pl_nflog *owner;
     struct nflog_g_handle *gh; /* NULL until bound */
     size_t index;              /* into owner->cfg.groups */
+    uint32_t next_seq;         /* the NFLOG sequence number expected next */
+    int have_seq;              /* next_seq is known */
 };
 
 /* What the walk of the current message found: bit t of valid is set when
@@ -70,6 +72,7 @@ struct pl_nflog {
 
     uint64_t packets; /* atomics: read by pl_nflog_stats from any thread */
     uint64_t kernel_drops;
+    uint64_t kernel_lost;
     uint64_t parse_errors;
 
     _Alignas(8) unsigned char buf[RECV_BUF_SIZE];
@@ -237,6 +240,15 @@ static int bind_group(struct pl_nflog *n, size_t i, char *err, size_t errlen)
         int e = errno_or(EINVAL);
         set_err(err, errlen, "NFLOG group %u: flush timeout %u ms: %s", group,
                 (unsigned)n->cfg.qtimeout_ms, strerror(e));
+        return -e;
+    }
+    /* The group's sequence numbers: the kernel numbers every packet it
+     * logs, so the gaps are the packets lost on the way (ENOBUFS only
+     * says that messages of any number of packets were lost). */
+    errno = 0;
+    if (nflog_set_flags(slot->gh, NFULNL_CFG_F_SEQ) < 0) {
+        int e = errno_or(EINVAL);
+        set_err(err, errlen, "NFLOG group %u: sequence numbers: %s", group, strerror(e));
         return -e;
     }
     return 0;
@@ -486,6 +498,16 @@ static int on_packet(struct nflog_g_handle *gh, struct nfgenmsg *nfmsg, struct n
         n->msg_error = 1;
     }
 
+    uint32_t seq;
+    if (has(view, NFULA_SEQ) && nflog_get_seq(nfd, &seq) == 0) {
+        /* modulo 2^32; a step back (the group was rebound) is no loss */
+        uint32_t gap = seq - slot->next_seq;
+        if (slot->have_seq && gap && gap < 0x80000000u)
+            __atomic_fetch_add(&n->kernel_lost, (uint64_t)gap, __ATOMIC_RELAXED);
+        slot->next_seq = seq + 1;
+        slot->have_seq = 1;
+    }
+
     n->fn(n->ctx, &pkt);
     n->delivered = 1;
     bump(&n->packets);
@@ -580,6 +602,7 @@ void pl_nflog_stats(const struct pl_nflog *n, struct pl_nflog_stats *stats)
 {
     stats->packets = __atomic_load_n(&n->packets, __ATOMIC_RELAXED);
     stats->kernel_drops = __atomic_load_n(&n->kernel_drops, __ATOMIC_RELAXED);
+    stats->kernel_lost = __atomic_load_n(&n->kernel_lost, __ATOMIC_RELAXED);
     stats->parse_errors = __atomic_load_n(&n->parse_errors, __ATOMIC_RELAXED);
 }
 
@@ -624,18 +647,37 @@ void pl_nflog_close(struct pl_nflog *n)
         int bound = 0;
         for (size_t i = 0; i < n->cfg.n_groups && i < PL_NFLOG_MAX_GROUPS; i++)
             bound |= n->slots[i].gh != NULL;
+        /* Packets are muted first (they break the unbinds' waits for their
+         * acks); under load the socket may still overflow while an unbind
+         * waits: ENOBUFS then fails the call. Not worth reporting now. */
+        int off = 1;
         if (bound) {
             mute_packets(n);
-            drain(n);
+            (void)setsockopt(n->fd, SOL_NETLINK, NETLINK_NO_ENOBUFS, &off, sizeof(off));
         }
+        struct nflog_g_handle *orphans[PL_NFLOG_MAX_GROUPS];
+        size_t n_orphans = 0;
         for (size_t i = 0; i < n->cfg.n_groups && i < PL_NFLOG_MAX_GROUPS; i++) {
+            if (!n->slots[i].gh)
+                continue;
             /* The library frees a group handle only when the kernel acks the
-             * unbind; closing the socket releases the group either way. */
-            if (n->slots[i].gh)
-                (void)nflog_unbind_group(n->slots[i].gh);
+             * unbind (a packet queued before the ack can fail the wait):
+             * drained and tried again, a few times. */
+            int done = 0;
+            for (int attempt = 0; attempt < 4 && !done; attempt++) {
+                drain(n);
+                done = nflog_unbind_group(n->slots[i].gh) == 0;
+            }
+            if (!done)
+                orphans[n_orphans++] = n->slots[i].gh;
             n->slots[i].gh = NULL;
         }
         nflog_close(n->h);
+        /* Closing the socket released the groups; a handle whose unbind
+         * was never acked is still the library's allocation, and nflog_close
+         * does not free it. Nothing refers to it once the handle is gone. */
+        for (size_t i = 0; i < n_orphans; i++)
+            free(orphans[i]);
     }
     free(n);
 }

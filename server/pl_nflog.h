@@ -78,6 +78,7 @@ int pl_nflog_receive(struct pl_nflog *n, pl_nflog_fn fn, void *ctx);
 struct pl_nflog_stats {
     uint64_t packets;      /* packets handed to the callback */
     uint64_t kernel_drops; /* ENOBUFS: the kernel dropped messages for us */
+    uint64_t kernel_lost;  /* packets lost: gaps in each group's NFLOG sequence numbers */
     uint64_t parse_errors; /* messages or attributes that did not parse */
 };
 /* Reads the counters (relaxed atomics: any thread). */

@@ -47,7 +47,8 @@ struct server {
     struct pl_own *own;      /* NULL with --log-own-traffic */
     struct pl_http *http;
     struct pl_stream *stream;
-    struct pl_dispatch *dispatch;
+    struct pl_dispatch *dispatch; /* under dispatch_lock once started */
+    pthread_mutex_t dispatch_lock;
     struct pl_json json;     /* the NFLOG thread's encoding buffer */
     uint64_t seq;
     int stop_fd;
@@ -244,6 +245,10 @@ static void write_metrics(void *ctx, struct pl_json *out)
            atomic_load_explicit(&s->records, memory_order_relaxed));
     metric(out, "packet_logs_kernel_drops_total", "counter",
            "Times the kernel dropped NFLOG messages for us (ENOBUFS).", st.kernel_drops);
+    metric(out, "packet_logs_kernel_lost_total", "counter",
+           "Packets logged by the kernel that never reached packet_logs (gaps in NFLOG "
+           "sequence numbers).",
+           st.kernel_lost);
     metric(out, "packet_logs_parse_errors_total", "counter",
            "NFLOG messages or attributes that did not parse.", st.parse_errors);
     metric(out, "packet_logs_decode_errors_total", "counter",
@@ -261,17 +266,39 @@ static void write_metrics(void *ctx, struct pl_json *out)
     metric(out, "packet_logs_stream_dropped_total", "counter",
            "Records stream clients missed by falling behind the history.",
            s->stream ? pl_stream_dropped_total(s->stream) : 0);
+    unsigned http = 0, pending = 0;
+    pthread_mutex_lock(&s->dispatch_lock);
+    if (s->dispatch)
+        pl_dispatch_counts(s->dispatch, &http, &pending);
+    pthread_mutex_unlock(&s->dispatch_lock);
+    metric(out, "packet_logs_http_connections", "gauge",
+           "HTTP connections open (counted against --max-connections).", http);
+    metric(out, "packet_logs_pending_connections", "gauge",
+           "Connections whose request has not fully arrived (--max-pending).", pending);
+    metric(out, "packet_logs_stream_unauthenticated_clients", "gauge",
+           "Stream clients that have not sent their token yet.",
+           s->stream ? pl_stream_unauthed(s->stream) : 0);
     metric(out, "packet_logs_dns_cache_entries", "gauge",
            "Addresses remembered from DNS answers.",
            atomic_load_explicit(&s->dns_entries, memory_order_relaxed));
 }
 
-static void to_http(void *ctx, int fd, const struct sockaddr *addr, socklen_t len)
+static int to_http(void *ctx, int fd, const struct sockaddr *addr, socklen_t len)
 {
     struct server *s = ctx;
-    if (pl_http_add_connection(s->http, fd, addr, len) < 0) {
-        /* libmicrohttpd closed it: over the connection limit, or no memory */
-    }
+    /* on failure libmicrohttpd closed it (no memory) */
+    return pl_http_add_connection(s->http, fd, addr, len);
+}
+
+/* libmicrohttpd's thread: a connection the dispatcher counted ended. The
+ * lock keeps the dispatcher from going away meanwhile at stop. */
+static void http_closed(void *ctx, const struct sockaddr *addr)
+{
+    struct server *s = ctx;
+    pthread_mutex_lock(&s->dispatch_lock);
+    if (s->dispatch)
+        pl_dispatch_http_closed(s->dispatch, addr);
+    pthread_mutex_unlock(&s->dispatch_lock);
 }
 
 /* The gate (pl_upgrade) on the peeked head, then the stream owns fd. */
@@ -282,9 +309,22 @@ static void to_stream(void *ctx, int fd, const struct sockaddr *addr, socklen_t 
     (void)addr;
     (void)len;
     struct pl_upgrade up;
-    if (pl_upgrade_check(&up, head, head_len, s->cfg->token, pl_stream_clients(s->stream),
-                         s->cfg->max_clients)) {
-        pl_stream_refuse(fd, up.head_len, up.status, up.message, up.param);
+    if (pl_upgrade_check(&up, head, head_len, s->cfg->token, 0, 0)) {
+        pl_http_refuse(fd, up.status, up.message, up.param);
+        close(fd);
+        return;
+    }
+    /* an upgrade whose token comes as its first message is not a client
+     * yet: it has its own small limit, not a place of --max-clients */
+    unsigned max = up.needs_auth ? pl_stream_max_unauthed(s->stream) : s->cfg->max_clients;
+    unsigned now = up.needs_auth ? pl_stream_unauthed(s->stream) : pl_stream_clients(s->stream);
+    if (max && now >= max) {
+        char message[128];
+        snprintf(message, sizeof(message),
+                 up.needs_auth ? "%u clients are already waiting to send their token; try again"
+                               : "the stream has its maximum of %u clients; try again later",
+                 max);
+        pl_http_refuse(fd, 503, message, NULL);
         close(fd);
         return;
     }
@@ -307,6 +347,7 @@ static void say(const struct pl_config *cfg, const char *fmt, ...)
 int pl_server_run(const struct pl_config *cfg)
 {
     struct server s = {.cfg = cfg, .stop_fd = -1};
+    pthread_mutex_init(&s.dispatch_lock, NULL);
     char err[512] = "";
     int status = 1, rules_installed = 0, thread_started = 0;
     pl_json_init(&s.json);
@@ -348,6 +389,8 @@ int pl_server_run(const struct pl_config *cfg)
         .cors_origins = cfg->cors_origins,
         .metrics = write_metrics,
         .metrics_ctx = &s,
+        .closed = http_closed,
+        .closed_ctx = &s,
     };
     if (pl_http_start(&s.http, &http, err, sizeof(err)) < 0) {
         fprintf(stderr, "packet_logs: HTTP: %s\n", err);
@@ -362,6 +405,9 @@ int pl_server_run(const struct pl_config *cfg)
         fprintf(stderr, "packet_logs: WebSocket: %s\n", err);
         goto out;
     }
+    const char *allowed[PL_CONFIG_ALLOWED_HOSTS_MAX];
+    for (size_t i = 0; i < cfg->n_allowed_hosts; i++)
+        allowed[i] = cfg->allowed_hosts[i];
     struct pl_dispatch_config dispatch = {
         .host = cfg->listen_host,
         .port = cfg->listen_port,
@@ -369,14 +415,22 @@ int pl_server_run(const struct pl_config *cfg)
         .websocket = to_stream,
         .ctx = &s,
         .head_timeout_ms = cfg->head_timeout_ms,
+        .max_pending = cfg->max_pending,
+        .max_http = cfg->max_connections,
+        .max_per_address = cfg->max_per_address,
+        .allowed_hosts = allowed,
+        .n_allowed_hosts = cfg->n_allowed_hosts,
     };
-    if (pl_dispatch_start(&s.dispatch, &dispatch, err, sizeof(err)) < 0) {
+    struct pl_dispatch *d = NULL;
+    if (pl_dispatch_start(&d, &dispatch, err, sizeof(err)) < 0) {
         fprintf(stderr, "packet_logs: --listen: %s\n", err);
         goto out;
     }
+    pthread_mutex_lock(&s.dispatch_lock);
+    s.dispatch = d;
+    pthread_mutex_unlock(&s.dispatch_lock);
     if (!cfg->log_own_traffic &&
-        pl_own_open(&s.own, cfg->listen_host, pl_dispatch_port(s.dispatch), err, sizeof(err)) <
-            0) {
+        pl_own_open(&s.own, cfg->listen_host, pl_dispatch_port(d), err, sizeof(err)) < 0) {
         fprintf(stderr, "packet_logs: own traffic: %s\n", err);
         goto out;
     }
@@ -423,8 +477,13 @@ int pl_server_run(const struct pl_config *cfg)
     }
     status = 0;
 out:
-    if (s.dispatch)
-        pl_dispatch_stop(s.dispatch);
+    if (s.dispatch) {
+        pthread_mutex_lock(&s.dispatch_lock);
+        struct pl_dispatch *gone = s.dispatch;
+        s.dispatch = NULL;
+        pthread_mutex_unlock(&s.dispatch_lock);
+        pl_dispatch_stop(gone);
+    }
     if (thread_started) {
         uint64_t one = 1;
         if (write(s.stop_fd, &one, sizeof(one)) != sizeof(one))
@@ -446,6 +505,7 @@ out:
     pl_json_fini(&s.json);
     if (s.stop_fd >= 0)
         close(s.stop_fd);
+    pthread_mutex_destroy(&s.dispatch_lock);
     return status;
 }
 
@@ -484,11 +544,17 @@ int pl_server_healthcheck(const struct pl_config *cfg)
             close(fd);
         return 1;
     }
-    static const char request[] = "GET /healthz HTTP/1.1\r\nHost: localhost\r\n"
-                                  "Connection: close\r\n\r\n";
+    /* the address itself as Host: it passes the Host check whatever the
+     * listen address */
+    char request[160];
+    int rlen = snprintf(request, sizeof(request),
+                        "GET /healthz HTTP/1.1\r\nHost: %s%s%s\r\nConnection: close\r\n\r\n",
+                        ss.ss_family == AF_INET6 ? "[" : "", host,
+                        ss.ss_family == AF_INET6 ? "]" : "");
     char reply[64] = "";
     ssize_t n = -1;
-    if (send(fd, request, sizeof(request) - 1, MSG_NOSIGNAL) == (ssize_t)sizeof(request) - 1)
+    if (rlen > 0 && (size_t)rlen < sizeof(request) &&
+        send(fd, request, (size_t)rlen, MSG_NOSIGNAL) == (ssize_t)rlen)
         n = recv(fd, reply, sizeof(reply) - 1, 0);
     close(fd);
     if (n < 12 || strncmp(reply + 9, "200", 3) != 0) {

@@ -60,7 +60,7 @@ def test_head_sent_a_byte_at_a_time_times_out(hostile):
     """A slowloris: the head never completes within --head-timeout (34
     bytes at 20 ms each take 680 ms > 500 ms), so the server answers 408 and
     closes while the client is still sending."""
-    request = b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
+    request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"
     closed_after = None
     reply = b""
     with netns(hostile.ns):
@@ -86,7 +86,7 @@ def test_head_sent_a_byte_at_a_time_times_out(hostile):
 
 
 def test_complete_head_in_pieces_is_served(hostile):
-    request = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
     with netns(hostile.ns):
         s = connect(hostile)
         for i in range(0, len(request), 7):
@@ -98,9 +98,11 @@ def test_complete_head_in_pieces_is_served(hostile):
     assert status == 200 and body["status"] == "ok"
 
 
-def test_too_many_waiting_connections_get_503(hostile):
+def test_too_many_waiting_connections_get_503(start_server, net):
+    hostile = start_server(net.router, ["--head-timeout", "500", "--max-pending", "20",
+                                        "--max-per-address", "1000"])
     with netns(hostile.ns):
-        waiting = [connect(hostile) for _ in range(128)]  # the dispatcher's limit
+        waiting = [connect(hostile) for _ in range(20)]  # the dispatcher's limit
         time.sleep(0.1)
         extra = connect(hostile)
         reply = read_all(extra, timeout=2)
@@ -111,6 +113,7 @@ def test_too_many_waiting_connections_get_503(hostile):
         assert hostile.get("/healthz").status_code == 200  # and it recovers
     status, body = status_and_json(reply)
     assert status == 503 and "waiting" in body["error"]
+    assert b"\r\nRetry-After: 1\r\n" in reply
 
 
 def test_garbage_and_early_close_are_dropped(hostile):

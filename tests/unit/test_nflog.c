@@ -417,6 +417,12 @@ static void test_overrun_counts_kernel_drops(void **state)
     assert_int_equal(sink->n, 2);
     check_payload(&sink->seen[0], "after");
 
+    /* The sequence numbers account for every packet: 200 datagrams and
+     * the last one, each logged twice, either delivered or lost. */
+    pl_nflog_stats(n, &stats);
+    assert_true(stats.kernel_lost >= 1);
+    assert_int_equal(stats.packets + stats.kernel_lost, 402);
+
     free(sink);
     pl_nflog_close(n);
 }

@@ -230,6 +230,24 @@ static const struct verdict_case verdicts[] = {
     {"two tokens",
      REQ(STREAM, "Sec-WebSocket-Protocol: packet_logs, bearer.secret, bearer.secret\r\n"), "secret",
      0, 0, 400, "Sec-WebSocket-Protocol", 0},
+    /* Authorization: Bearer, as REST takes it */
+    {"bearer header", REQ(STREAM, "Authorization: Bearer secret\r\n"), "secret", 0, 0, 0, "", 0},
+    {"bearer header, any case", REQ(STREAM, "authorization: bearer   secret\r\n"), "secret", 0, 0,
+     0, "", 0},
+    {"bearer header, wrong", REQ(STREAM, "Authorization: Bearer secreT\r\n"), "secret", 0, 0, 401,
+     "Authorization", 1},
+    {"bearer header, empty", REQ(STREAM, "Authorization: Bearer \r\n"), "secret", 0, 0, 401,
+     "Authorization", 1},
+    {"basic header", REQ(STREAM, "Authorization: Basic c2VjcmV0\r\n"), "secret", 0, 0, 401,
+     "Authorization", 1},
+    {"two authorization headers",
+     REQ(STREAM, "Authorization: Bearer secret\r\nAuthorization: Bearer secret\r\n"), "secret",
+     0, 0, 400, "Authorization", 1},
+    {"bearer header, none configured", REQ(STREAM, "Authorization: Bearer x\r\n"), NULL, 0, 0, 0,
+     "", 0},
+    {"bearer header and protocol",
+     REQ(STREAM, "Authorization: Bearer secret\r\nSec-WebSocket-Protocol: packet_logs\r\n"),
+     "secret", 0, 0, 0, "", 0},
 
     /* the client limit */
     {"below the limit", REQ(STREAM, ""), NULL, 63, 64, 0, "", 0},
@@ -382,6 +400,26 @@ static void test_refusal_bytes(void **state)
     assert_non_null(strstr(out, "\r\nWWW-Authenticate: Bearer"));
     n = pl_upgrade_format_refusal(503, "full", NULL, out, sizeof(out));
     assert_non_null(strstr(out, "HTTP/1.1 503 Service Unavailable\r\n"));
+    assert_non_null(strstr(out, "\r\nRetry-After: 1\r\n"));
+
+    /* one table: every status packet_logs writes by hand has its phrase */
+    static const struct {
+        unsigned status;
+        const char *line;
+    } lines[] = {
+        {408, "HTTP/1.1 408 Request Timeout\r\n"},
+        {411, "HTTP/1.1 411 Length Required\r\n"},
+        {413, "HTTP/1.1 413 Content Too Large\r\n"},
+        {414, "HTTP/1.1 414 URI Too Long\r\n"},
+        {431, "HTTP/1.1 431 Request Header Fields Too Large\r\n"},
+        {501, "HTTP/1.1 501 Not Implemented\r\n"},
+        {505, "HTTP/1.1 505 HTTP Version Not Supported\r\n"},
+    };
+    for (size_t i = 0; i < N(lines); i++) {
+        n = pl_upgrade_format_refusal(lines[i].status, "x", NULL, out, sizeof(out));
+        assert_true(n > 0);
+        assert_memory_equal(out, lines[i].line, strlen(lines[i].line));
+    }
 
     /* controls escaped, valid UTF-8 kept, invalid bytes replaced */
     n = pl_upgrade_format_refusal(400, "a\n\x01\\ \xc3\xa9 \xff\xc3", "k\"", out, sizeof(out));
