@@ -24,6 +24,7 @@
 #include "pl_embedded.h"
 #include "pl_history.h"
 #include "pl_json.h"
+#include "pl_log.h"
 #include "pl_prefixes.h"
 #include "pl_query.h"
 #include "pl_upgrade.h"
@@ -527,8 +528,10 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 static void log_mhd(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
-    fprintf(stderr, "packet_logs: http: ");
-    vfprintf(stderr, fmt, ap);
+    /* libmicrohttpd reports trouble it cannot hand back: a warning */
+    char message[512];
+    vsnprintf(message, sizeof(message), fmt, ap);
+    pl_log_warning("http: %s", message);
 }
 
 int pl_http_start(struct pl_http **out, const struct pl_http_config *cfg, char *err,

@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "pl_history.h"
+#include "pl_log.h"
 #include "pl_query.h"
 #include "pl_upgrade.h"
 
@@ -538,8 +539,7 @@ static void *service(void *arg)
 
 static void log_line(int level, const char *line)
 {
-    (void)level;
-    fprintf(stderr, "packet_logs: libwebsockets: %s", line);
+    pl_log(level & LLL_ERR ? PL_LOG_ERROR : PL_LOG_WARNING, "libwebsockets: %s", line);
 }
 
 int pl_stream_start(struct pl_stream **out, const struct pl_stream_config *cfg, char *err,

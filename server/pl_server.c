@@ -29,6 +29,7 @@
 #include "pl_http.h"
 #include "pl_ifnames.h"
 #include "pl_json.h"
+#include "pl_log.h"
 #include "pl_nflog.h"
 #include "pl_packet.h"
 #include "pl_prefixes.h"
@@ -161,13 +162,14 @@ static void log_drops(struct server *s)
     if (now - s->last_drop_log < 10)
         return;
     if (st.kernel_drops != s->drops_logged)
-        fprintf(stderr,
-                "packet_logs: the kernel dropped NFLOG messages (ENOBUFS) %llu times since the "
-                "last report; raise --rcvbuf or --qthreshold\n",
-                (unsigned long long)(st.kernel_drops - s->drops_logged));
+        pl_log_warning("the kernel dropped NFLOG messages (ENOBUFS) %llu time%s since the "
+                       "last report; raise --rcvbuf or --qthreshold",
+                       (unsigned long long)(st.kernel_drops - s->drops_logged),
+                       pl_log_s(st.kernel_drops - s->drops_logged));
     if (st.parse_errors != s->parse_errors_logged)
-        fprintf(stderr, "packet_logs: %llu NFLOG messages did not parse since the last report\n",
-                (unsigned long long)(st.parse_errors - s->parse_errors_logged));
+        pl_log_warning("%llu NFLOG message%s did not parse since the last report",
+                       (unsigned long long)(st.parse_errors - s->parse_errors_logged),
+                       pl_log_s(st.parse_errors - s->parse_errors_logged));
     s->drops_logged = st.kernel_drops;
     s->parse_errors_logged = st.parse_errors;
     s->last_drop_log = now;
@@ -184,7 +186,7 @@ static void *nflog_main(void *arg)
     for (;;) {
         int n = poll(fds, 3, 1000);
         if (n < 0 && errno != EINTR) {
-            fprintf(stderr, "packet_logs: poll: %s\n", strerror(errno));
+            pl_log_error("poll: %s", strerror(errno));
             break;
         }
         if (fds[2].revents)
@@ -196,7 +198,7 @@ static void *nflog_main(void *arg)
         if (fds[0].revents) {
             int rc = pl_nflog_receive(s->nflog, on_packet, s);
             if (rc < 0 && rc != -EAGAIN && rc != -EINTR && rc != -ENOBUFS)
-                fprintf(stderr, "packet_logs: NFLOG: %s\n", strerror(-rc));
+                pl_log_error("NFLOG: %s", strerror(-rc));
         }
         log_drops(s);
     }
@@ -266,25 +268,13 @@ static void to_stream(void *ctx, int fd, const struct sockaddr *addr, socklen_t 
     pl_stream_adopt(s->stream, fd, &up); /* owns fd from here, even on failure */
 }
 
-static void say(const struct pl_config *cfg, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void say(const struct pl_config *cfg, const char *fmt, ...)
-{
-    if (cfg->quiet)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-}
-
 int pl_server_run(const struct pl_config *cfg)
 {
     struct server s = {.cfg = cfg, .stop_fd = -1};
     char err[512] = "";
     int status = 1, rules_installed = 0, thread_started = 0;
     pl_json_init(&s.json);
+    pl_log_set_quiet(cfg->quiet);
 
     sigset_t signals;
     sigemptyset(&signals);
@@ -299,21 +289,21 @@ int pl_server_run(const struct pl_config *cfg)
     s.domains = pl_domains_new(cfg->dns_cache);
     s.stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (!s.history || !s.prefixes || !s.domains || s.stop_fd < 0) {
-        fprintf(stderr, "packet_logs: out of memory\n");
+        pl_log_error("out of memory");
         goto out;
     }
     if (pl_ifnames_open(&s.ifnames, err, sizeof(err)) < 0) {
-        fprintf(stderr, "packet_logs: interface names: %s\n", err);
+        pl_log_error("interface names: %s", err);
         goto out;
     }
     if (pl_nflog_open(&s.nflog, &cfg->nflog, err, sizeof(err)) < 0) {
-        fprintf(stderr, "packet_logs: NFLOG: %s\n", err);
+        pl_log_error("NFLOG: %s", err);
         goto out;
     }
     if (pl_nflog_rcvbuf(s.nflog) < cfg->nflog.rcvbuf)
-        fprintf(stderr, "packet_logs: warning: the NFLOG receive buffer is %zu bytes, not the %u "
-                        "asked for (no CAP_NET_ADMIN for SO_RCVBUFFORCE?)\n",
-                pl_nflog_rcvbuf(s.nflog), cfg->nflog.rcvbuf);
+        pl_log_warning("the NFLOG receive buffer is %zu bytes, not the %u asked for (no "
+                       "CAP_NET_ADMIN for SO_RCVBUFFORCE?)",
+                       pl_nflog_rcvbuf(s.nflog), cfg->nflog.rcvbuf);
     struct pl_http_config http = {
         .history = s.history,
         .prefixes = s.prefixes,
@@ -324,7 +314,7 @@ int pl_server_run(const struct pl_config *cfg)
         .metrics_ctx = &s,
     };
     if (pl_http_start(&s.http, &http, err, sizeof(err)) < 0) {
-        fprintf(stderr, "packet_logs: HTTP: %s\n", err);
+        pl_log_error("HTTP: %s", err);
         goto out;
     }
     struct pl_stream_config stream = {
@@ -333,7 +323,7 @@ int pl_server_run(const struct pl_config *cfg)
         .max_clients = cfg->max_clients,
     };
     if (pl_stream_start(&s.stream, &stream, err, sizeof(err)) < 0) {
-        fprintf(stderr, "packet_logs: WebSocket: %s\n", err);
+        pl_log_error("WebSocket: %s", err);
         goto out;
     }
     struct pl_dispatch_config dispatch = {
@@ -345,11 +335,11 @@ int pl_server_run(const struct pl_config *cfg)
         .head_timeout_ms = cfg->head_timeout_ms,
     };
     if (pl_dispatch_start(&s.dispatch, &dispatch, err, sizeof(err)) < 0) {
-        fprintf(stderr, "packet_logs: --listen: %s\n", err);
+        pl_log_error("--listen: %s", err);
         goto out;
     }
     if (pthread_create(&s.nflog_thread, NULL, nflog_main, &s) != 0) {
-        fprintf(stderr, "packet_logs: cannot start the NFLOG thread\n");
+        pl_log_error("cannot start the NFLOG thread");
         goto out;
     }
     thread_started = 1;
@@ -357,13 +347,13 @@ int pl_server_run(const struct pl_config *cfg)
         if (pl_rules_install(cfg->wanif[0] ? cfg->wanif : NULL, cfg->nflog.groups[0].group,
                              pl_dispatch_port(s.dispatch), err,
                              sizeof(err)) < 0) {
-            fprintf(stderr, "packet_logs: --rules: %s\n", err);
+            pl_log_error("--rules: %s", err);
             goto out;
         }
         rules_installed = 1;
-        say(cfg, "packet_logs: log rules installed in table inet %s (%s)\n", PL_RULES_TABLE,
-            cfg->wanif[0] ? "WANIF set: wan:in, lan:in, wan:out, lan:out"
-                          : "no WANIF: lan:in, lan:out");
+        pl_log_info("log rules installed in table inet %s (%s)", PL_RULES_TABLE,
+                    cfg->wanif[0] ? "WANIF set: wan:in, lan:in, wan:out, lan:out"
+                                  : "no WANIF: lan:in, lan:out");
     }
     char groups[256] = "";
     size_t off = 0;
@@ -374,17 +364,16 @@ int pl_server_run(const struct pl_config *cfg)
     int v6 = strchr(host, ':') != NULL;
     if (!strcmp(host, "0.0.0.0") || !strcmp(host, "::"))
         host = v6 ? "::1" : "127.0.0.1";
-    say(cfg, "packet_logs: NFLOG groups %s; history %zu records / %zu bytes\n", groups,
-        cfg->history_records, cfg->history_bytes);
-    say(cfg, "packet_logs: dashboard: http://%s%s%s:%u/  (REST: /packet_logs, metrics: /metrics)\n",
-        v6 ? "[" : "", host, v6 ? "]" : "", pl_dispatch_port(s.dispatch));
-    fflush(stderr);
+    pl_log_info("NFLOG groups %s; history %zu record%s / %zu bytes", groups,
+                cfg->history_records, pl_log_s(cfg->history_records), cfg->history_bytes);
+    pl_log_info("dashboard: http://%s%s%s:%u/  (REST: /packet_logs, metrics: /metrics)",
+                v6 ? "[" : "", host, v6 ? "]" : "", pl_dispatch_port(s.dispatch));
 
     for (;;) {
         siginfo_t info;
         int sig = sigwaitinfo(&signals, &info);
         if (sig == SIGINT || sig == SIGTERM) {
-            say(cfg, "packet_logs: %s: stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            pl_log_info("%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
             break;
         }
         /* SIGHUP, SIGPIPE: nothing to reload; keep running */
@@ -396,11 +385,11 @@ out:
     if (thread_started) {
         uint64_t one = 1;
         if (write(s.stop_fd, &one, sizeof(one)) != sizeof(one))
-            fprintf(stderr, "packet_logs: stop: %s\n", strerror(errno));
+            pl_log_error("stop: %s", strerror(errno));
         pthread_join(s.nflog_thread, NULL);
     }
     if (rules_installed && pl_rules_remove(err, sizeof(err)) < 0) {
-        fprintf(stderr, "packet_logs: removing the log rules: %s\n", err);
+        pl_log_error("removing the log rules: %s", err);
         status = 1;
     }
     pl_http_stop(s.http); /* before the stream: /metrics reads its counters */
@@ -437,7 +426,7 @@ int pl_server_healthcheck(const struct pl_config *cfg)
         sin6->sin6_port = htons(cfg->listen_port);
         len = sizeof(*sin6);
     } else {
-        fprintf(stderr, "healthcheck: bad address %s\n", host);
+        pl_log_error("bad address %s", host);
         return 1;
     }
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -445,8 +434,8 @@ int pl_server_healthcheck(const struct pl_config *cfg)
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
         connect(fd, (struct sockaddr *)&ss, len) < 0) {
-        fprintf(stderr, "healthcheck: cannot connect to %s port %u: %s\n", host,
-                cfg->listen_port, strerror(errno));
+        pl_log_error("cannot connect to %s port %u: %s", host, cfg->listen_port,
+                     strerror(errno));
         if (fd >= 0)
             close(fd);
         return 1;
@@ -459,7 +448,7 @@ int pl_server_healthcheck(const struct pl_config *cfg)
         n = recv(fd, reply, sizeof(reply) - 1, 0);
     close(fd);
     if (n < 12 || strncmp(reply + 9, "200", 3) != 0) {
-        fprintf(stderr, "healthcheck: no 200 from /healthz\n");
+        pl_log_error("no 200 from /healthz");
         return 1;
     }
     return 0;

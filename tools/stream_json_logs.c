@@ -34,6 +34,8 @@
 
 #include <libwebsockets.h>
 
+#include "pl_log.h"
+
 #define PROGRAM "stream-json-logs"
 #define DEFAULT_URL "ws://127.0.0.1:8080/packet_logs/stream"
 #define DEFAULT_TIMEOUT 20
@@ -380,7 +382,7 @@ static int read_token(const char *path, char *token, size_t cap)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        fprintf(stderr, "%s: -token-file %s: %s\n", PROGRAM, path, strerror(errno));
+        pl_log_error("-token-file %s: %s", path, strerror(errno));
         return -1;
     }
     char buf[TOKEN_MAX_LEN + 64];
@@ -390,7 +392,7 @@ static int read_token(const char *path, char *token, size_t cap)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            fprintf(stderr, "%s: -token-file %s: %s\n", PROGRAM, path, strerror(errno));
+            pl_log_error("-token-file %s: %s", path, strerror(errno));
             close(fd);
             return -1;
         }
@@ -406,15 +408,14 @@ static int read_token(const char *path, char *token, size_t cap)
         len--;
     size_t n = len - start;
     if (n == 0 || n > TOKEN_MAX_LEN || n >= cap) {
-        fprintf(stderr, "%s: -token-file %s: %s\n", PROGRAM, path,
-                n ? "the token is longer than 1024 bytes" : "the file holds no token");
+        pl_log_error("-token-file %s: %s", path,
+                     n ? "the token is longer than 1024 bytes" : "the file holds no token");
         return -1;
     }
     for (size_t i = start; i < len; i++) {
         unsigned char c = (unsigned char)buf[i];
         if (c <= ' ' || c >= 0x7f) {
-            fprintf(stderr, "%s: -token-file %s: the token must be printable, without spaces\n",
-                    PROGRAM, path);
+            pl_log_error("-token-file %s: the token must be printable, without spaces", path);
             return -1;
         }
     }
@@ -553,13 +554,13 @@ static int deliver(struct session *s, const char *m, size_t len, int binary)
         return 0; /* the time is up: nothing after it */
     if (binary) {
         if (!s->warned_binary)
-            fprintf(stderr, "%s: ignoring binary messages (the stream sends text)\n", PROGRAM);
+            pl_log_warning("ignoring binary messages (the stream sends text)");
         s->warned_binary = 1;
         return 0;
     }
     if (is_dropped_notice(m, len, &dropped)) {
-        fprintf(stderr, "%s: the server dropped %llu records: reading too slowly\n", PROGRAM,
-                dropped);
+        pl_log_warning("the server dropped %llu record%s: reading too slowly", dropped,
+                       pl_log_s(dropped));
         return 0;
     }
     if ((len && fwrite(m, 1, len, stdout) != len) || putc('\n', stdout) == EOF ||
@@ -748,42 +749,38 @@ static void explain_connect_failure(const struct target *t, char *why, size_t ca
         snprintf(why, cap, "%s", strerror(err));
 }
 
-/* The body of an HTTP error on one line: control characters become spaces. */
-static void print_body(const char *body, size_t len)
+/* The body of an HTTP error on one line into out (at least len + 1 bytes):
+ * control characters become spaces. */
+static void body_line(char *out, const char *body, size_t len)
 {
     while (len && strchr(" \t\r\n", body[len - 1]) && body[len - 1])
         len--;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)body[i];
-        fputc(c < ' ' || c == 0x7f ? ' ' : c, stderr);
+        out[i] = c < ' ' || c == 0x7f ? ' ' : (char)c;
     }
+    out[len] = '\0';
 }
 
 static int report(struct session *s, const struct options *o, const struct target *t, int timed_out)
 {
     if (s->failed) {
         if (s->error[0])
-            fprintf(stderr, "%s: %s\n", PROGRAM, s->error);
+            pl_log_error("%s", s->error);
         return EXIT_FAILED;
     }
     if (s->http_status && s->http_status != 101) {
-        fprintf(stderr, "%s: %s: the server refused the stream: HTTP %u", PROGRAM, o->url,
-                s->http_status);
-        if (s->http_body_len) {
-            fputs(": ", stderr);
-            print_body(s->http_body, s->http_body_len);
-            if (s->http_body_truncated)
-                fputs("...", stderr);
-        }
-        fputc('\n', stderr);
+        char body[ERROR_BODY_MAX + 1];
+        body_line(body, s->http_body, s->http_body_len);
+        pl_log_error("%s: the server refused the stream: HTTP %u%s%s%s", o->url, s->http_status,
+                     body[0] ? ": " : "", body, body[0] && s->http_body_truncated ? "..." : "");
         return EXIT_FAILED;
     }
     if (!s->was_open) {
         if (s->stopping && !timed_out)
-            fprintf(stderr, "%s: interrupted before the stream opened\n", PROGRAM);
+            pl_log_error("interrupted before the stream opened");
         else if (s->stopping)
-            fprintf(stderr, "%s: cannot connect to %s: no answer within %ld s\n", PROGRAM, o->url,
-                    o->timeout);
+            pl_log_error("cannot connect to %s: no answer within %ld s", o->url, o->timeout);
         else {
             char why[sizeof(s->error)];
             snprintf(why, sizeof(why), "%s", s->error[0] ? s->error : "unknown error");
@@ -791,22 +788,22 @@ static int report(struct session *s, const struct options *o, const struct targe
             if (!s->error[0] || !strcmp(s->error, "Unable to connect") ||
                 strstr(s->error, "getaddrinfo"))
                 explain_connect_failure(t, why, sizeof(why));
-            fprintf(stderr, "%s: cannot connect to %s: %s\n", PROGRAM, o->url, why);
+            pl_log_error("cannot connect to %s: %s", o->url, why);
         }
         return EXIT_FAILED;
     }
     if (!s->stopping && !s->close_code &&
         now_us() - s->last_heard >= (lws_usec_t)IDLE_HANGUP_S * LWS_USEC_PER_SEC) {
-        fprintf(stderr, "%s: no answer from the server for %d s (not even to a ping)\n", PROGRAM,
-                IDLE_HANGUP_S);
+        pl_log_error("no answer from the server for %d s (not even to a ping)", IDLE_HANGUP_S);
         return EXIT_FAILED;
     }
     if (!s->stopping) {
-        fprintf(stderr, "%s: the server closed the stream", PROGRAM);
+        char code[sizeof(s->close_reason) + 32] = "";
         if (s->close_code)
-            fprintf(stderr, " (%d%s%s)", s->close_code, s->close_reason[0] ? ": " : "",
-                    s->close_reason);
-        fprintf(stderr, "%s\n", o->timeout ? " before the time ran out" : "");
+            snprintf(code, sizeof(code), " (%d%s%s)", s->close_code,
+                     s->close_reason[0] ? ": " : "", s->close_reason);
+        pl_log_error("the server closed the stream%s%s", code,
+                     o->timeout ? " before the time ran out" : "");
         return EXIT_FAILED;
     }
     return EXIT_OK;
@@ -814,8 +811,7 @@ static int report(struct session *s, const struct options *o, const struct targe
 
 static void emit_lws_log(int level, const char *line)
 {
-    (void)level;
-    fprintf(stderr, "%s: libwebsockets: %s", PROGRAM, line);
+    pl_log(level & LLL_ERR ? PL_LOG_ERROR : PL_LOG_WARNING, "libwebsockets: %s", line);
 }
 
 /* ------------------------------------------------------------ main */
@@ -823,6 +819,7 @@ static void emit_lws_log(int level, const char *line)
 int main(int argc, char **argv)
 {
     lws_usec_t start = now_us();
+    pl_log_init(PROGRAM);
     struct options o;
     int rc = parse_options(&o, argc, argv);
     if (rc != 0)
@@ -831,25 +828,24 @@ int main(int argc, char **argv)
     struct target t;
     const char *why = NULL;
     if (parse_url(&t, o.url, &why) != 0) {
-        fprintf(stderr, "%s: invalid value \"%s\" for flag -url: %s\n", PROGRAM, o.url, why);
+        pl_log_error("invalid value \"%s\" for flag -url: %s", o.url, why);
         return EXIT_USAGE;
     }
 #if !defined(LWS_WITH_TLS)
     if (t.tls) {
-        fprintf(stderr, "%s: %s: this build of libwebsockets has no TLS; use ws://\n", PROGRAM,
-                o.url);
+        pl_log_error("%s: this build of libwebsockets has no TLS; use ws://", o.url);
         return EXIT_USAGE;
     }
 #endif
     if ((o.prefix && add_query(&t, "prefix", o.prefix) != 0)) {
-        fprintf(stderr, "%s: the URL with -prefix is too long\n", PROGRAM);
+        pl_log_error("the URL with -prefix is too long");
         return EXIT_USAGE;
     }
     if (o.backlog >= 0) {
         char n[24];
         snprintf(n, sizeof(n), "%ld", o.backlog);
         if (add_query(&t, "backlog", n) != 0) {
-            fprintf(stderr, "%s: the URL with -backlog is too long\n", PROGRAM);
+            pl_log_error("the URL with -backlog is too long");
             return EXIT_USAGE;
         }
     }
@@ -866,7 +862,7 @@ int main(int argc, char **argv)
             memcpy(offered + strlen(offered), ", bearer.", sizeof(", bearer."));
             memcpy(offered + strlen(offered), token, strlen(token) + 1);
         } else if (!(s.auth = token_message(token, &s.auth_len))) {
-            fprintf(stderr, "%s: out of memory\n", PROGRAM);
+            pl_log_error("out of memory");
             return EXIT_FAILED;
         }
         memset(token, 0, sizeof(token));
@@ -896,7 +892,7 @@ int main(int argc, char **argv)
 #endif
     s.context = lws_create_context(&info);
     if (!s.context) {
-        fprintf(stderr, "%s: cannot start libwebsockets\n", PROGRAM);
+        pl_log_error("cannot start libwebsockets");
         free(s.auth);
         return EXIT_FAILED;
     }

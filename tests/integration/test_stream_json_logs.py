@@ -302,7 +302,7 @@ def test_dropped_notice_goes_to_stderr_not_stdout(stream_server):
     rc, out, err, _ = run("-timeout", 2, "-url", srv.url)
     assert rc == 0, err
     assert out == "".join(m + "\n" for m in messages)
-    assert "stream-json-logs: the server dropped 17 records: reading too slowly" in err
+    assert "stream-json-logs: warning: the server dropped 17 records: reading too slowly" in err
 
 
 def test_fragmented_and_large_messages_are_reassembled(stream_server):
