@@ -37,6 +37,10 @@
 #include "pl_stream.h"
 #include "pl_upgrade.h"
 
+#ifndef PL_VERSION
+#define PL_VERSION "unknown" /* CMakeLists.txt passes project(VERSION) */
+#endif
+
 struct server {
     const struct pl_config *cfg;
     struct pl_history *history;
@@ -52,6 +56,7 @@ struct server {
     int stop_fd;
     pthread_t nflog_thread;
     int64_t now_sec;         /* receipt time of the packet being handled */
+    struct timespec started; /* CLOCK_REALTIME at start: process_start_time_seconds */
     _Atomic uint64_t records;
     _Atomic uint64_t decode_errors;
     _Atomic uint64_t oom_drops;
@@ -220,9 +225,25 @@ static void write_metrics(void *ctx, struct pl_json *out)
     struct server *s = ctx;
     struct pl_nflog_stats st;
     pl_nflog_stats(s->nflog, &st);
+    /* what every exporter has: dashboards join on build_info and compute
+     * restarts from the start time */
+    char text[512];
+    int n = snprintf(text, sizeof(text),
+                     "# HELP packet_logs_build_info The version of packet_logs running "
+                     "(always 1).\n"
+                     "# TYPE packet_logs_build_info gauge\n"
+                     "packet_logs_build_info{version=\"%s\"} 1\n"
+                     "# HELP process_start_time_seconds Start time of the process since the Unix "
+                     "epoch in seconds.\n"
+                     "# TYPE process_start_time_seconds gauge\n"
+                     "process_start_time_seconds %lld.%03ld\n",
+                     PL_VERSION, (long long)s->started.tv_sec, s->started.tv_nsec / 1000000);
+    if (n > 0 && (size_t)n < sizeof(text))
+        pl_json_raw(out, text, (size_t)n);
     metric(out, "packet_logs_records_received_total", "counter",
            "Records made from NFLOG packets since start.",
            atomic_load_explicit(&s->records, memory_order_relaxed));
+    pl_prefixes_write_metrics(s->prefixes, out);
     metric(out, "packet_logs_kernel_drops_total", "counter",
            "Times the kernel dropped NFLOG messages for us (ENOBUFS).", st.kernel_drops);
     metric(out, "packet_logs_parse_errors_total", "counter",
@@ -275,6 +296,7 @@ int pl_server_run(const struct pl_config *cfg)
     int status = 1, rules_installed = 0, thread_started = 0;
     pl_json_init(&s.json);
     pl_log_set_quiet(cfg->quiet);
+    clock_gettime(CLOCK_REALTIME, &s.started);
 
     sigset_t signals;
     sigemptyset(&signals);
