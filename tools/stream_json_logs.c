@@ -12,6 +12,12 @@
  * first message {"token": ...} when the header cannot carry it
  * (api/pl_upgrade.h). Redirects are reported, never followed.
  *
+ * Without -url it reads the server's own PACKET_LOGS_LISTEN (a wildcard
+ * address is reached on loopback) and, without -token-file either, its
+ * PACKET_LOGS_TOKEN / PACKET_LOGS_TOKEN_FILE: `docker exec CONTAINER
+ * stream-json-logs` then finds the server the container runs, however it
+ * was started. An explicit -url never gets the server's token.
+ *
  * Exit status: 0 when the time ran out (or SIGINT/SIGTERM ended a stream that
  * was open); 1 when it could not connect, the server refused the stream, or the
  * stream ended before the time was up; 2 for a bad flag or value.
@@ -28,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -88,6 +95,7 @@ struct options {
     const char *prefix;
     const char *url;
     const char *token_file;
+    int url_given; /* -url was on the command line */
 };
 
 enum flag_kind { FLAG_INT, FLAG_STRING };
@@ -111,9 +119,14 @@ static const struct flag flags[] = {
     {"timeout", FLAG_INT, "int", "seconds to print the stream for; 0: until interrupted", "20"},
     {"token-file", FLAG_STRING, "string",
      "file holding the server's access token, offered as Sec-WebSocket-Protocol bearer.TOKEN "
-     "(or sent as the first message {\"token\": ...} when it does not fit there)",
+     "(or sent as the first message {\"token\": ...} when it does not fit there); without "
+     "-token-file and -url, the token of PACKET_LOGS_TOKEN or PACKET_LOGS_TOKEN_FILE, as "
+     "packet_logs reads them",
      NULL},
-    {"url", FLAG_STRING, "string", "the stream's WebSocket URL", "\"" DEFAULT_URL "\""},
+    {"url", FLAG_STRING, "string",
+     "the stream's WebSocket URL; without it, that of the server's PACKET_LOGS_LISTEN when set "
+     "(a wildcard address means loopback)",
+     "\"" DEFAULT_URL "\""},
 };
 
 static void print_usage(FILE *out)
@@ -191,6 +204,7 @@ static int set_flag(struct options *o, const struct flag *f, const char *value)
         o->prefix = value;
     } else if (!strcmp(f->name, "url")) {
         o->url = value;
+        o->url_given = 1;
     } else if (!strcmp(f->name, "token-file")) {
         o->token_file = value;
     }
@@ -373,16 +387,99 @@ static int parse_url(struct target *t, const char *url, const char **why)
     return 0;
 }
 
+/* ------------------------------------------------------------ the server's variables */
+
+/*
+ * The stream's URL of a server listening on listen, written as packet_logs'
+ * --listen / PACKET_LOGS_LISTEN takes it (server/pl_config.c): "ADDR:PORT",
+ * "[IPV6]:PORT", ":PORT" or "*:PORT". A wildcard address is reached on
+ * loopback, so that `docker exec CONTAINER stream-json-logs` finds the server
+ * whatever address the container gave it. Returns 0, or -1 with *why set.
+ */
+static int url_of_listen(const char *listen, char *url, size_t cap, const char **why)
+{
+    char host[64];
+    const char *port;
+    size_t host_len;
+    *why = "expected ADDRESS:PORT or [IPV6]:PORT";
+    if (listen[0] == '[') {
+        const char *close = strchr(listen, ']');
+        if (!close || close[1] != ':')
+            return -1;
+        host_len = (size_t)(close - listen - 1);
+        if (host_len >= sizeof(host))
+            return -1;
+        memcpy(host, listen + 1, host_len);
+        port = close + 2;
+    } else {
+        const char *colon = strrchr(listen, ':');
+        if (!colon)
+            return -1;
+        host_len = (size_t)(colon - listen);
+        if (host_len >= sizeof(host))
+            return -1;
+        memcpy(host, listen, host_len);
+        port = colon + 1;
+    }
+    host[host_len] = '\0';
+    char *end;
+    errno = 0;
+    unsigned long port_number = strtoul(port, &end, 10);
+    if (port[0] < '0' || port[0] > '9' || *end || errno || port_number < 1 ||
+        port_number > 65535) {
+        *why = "the port must be a number from 1 to 65535";
+        return -1;
+    }
+    if (host_len == 0 || !strcmp(host, "*") || !strcmp(host, "0.0.0.0") ||
+        !strcmp(host, "localhost"))
+        strcpy(host, "127.0.0.1");
+    unsigned char addr[16];
+    int v6 = 0;
+    if (inet_pton(AF_INET6, host, addr) == 1) {
+        v6 = 1;
+        if (!strcmp(host, "::") || !memcmp(addr, (unsigned char[16]){0}, 16))
+            strcpy(host, "::1");
+    } else if (inet_pton(AF_INET, host, addr) != 1) {
+        *why = "the address must be an IPv4 or IPv6 address";
+        return -1;
+    }
+    int n = snprintf(url, cap, "ws://%s%s%s:%lu/packet_logs/stream", v6 ? "[" : "", host,
+                     v6 ? "]" : "", port_number);
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
 /* ------------------------------------------------------------ the token */
 
-/* Reads the token of path (surrounding white space dropped) into token: one
- * to TOKEN_MAX_LEN printable characters without spaces, as packet_logs'
- * own --token-file takes it. */
-static int read_token(const char *path, char *token, size_t cap)
+/* Checks a token (text, n bytes) and copies it into token (cap bytes): one to
+ * TOKEN_MAX_LEN printable characters without spaces, as packet_logs takes
+ * it. source names where it came from in the message. */
+static int take_token(const char *source, const char *text, size_t n, char *token, size_t cap)
+{
+    if (n == 0 || n > TOKEN_MAX_LEN || n >= cap) {
+        pl_log_error("%s: %s", source,
+                     n ? "the token is longer than 1024 bytes" : "the file holds no token");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c <= ' ' || c >= 0x7f) {
+            pl_log_error("%s: the token must be printable, without spaces", source);
+            return -1;
+        }
+    }
+    memcpy(token, text, n);
+    token[n] = '\0';
+    return 0;
+}
+
+/* Reads the token of path (surrounding white space dropped) into token, as
+ * packet_logs' own --token-file takes it; option names the flag or the
+ * variable that gave path, for the messages. */
+static int read_token(const char *option, const char *path, char *token, size_t cap)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        pl_log_error("-token-file %s: %s", path, strerror(errno));
+        pl_log_error("%s %s: %s", option, path, strerror(errno));
         return -1;
     }
     char buf[TOKEN_MAX_LEN + 64];
@@ -392,7 +489,7 @@ static int read_token(const char *path, char *token, size_t cap)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            pl_log_error("-token-file %s: %s", path, strerror(errno));
+            pl_log_error("%s %s: %s", option, path, strerror(errno));
             close(fd);
             return -1;
         }
@@ -406,22 +503,9 @@ static int read_token(const char *path, char *token, size_t cap)
         start++;
     while (len > start && strchr(" \t\r\n", buf[len - 1]) && buf[len - 1])
         len--;
-    size_t n = len - start;
-    if (n == 0 || n > TOKEN_MAX_LEN || n >= cap) {
-        pl_log_error("-token-file %s: %s", path,
-                     n ? "the token is longer than 1024 bytes" : "the file holds no token");
-        return -1;
-    }
-    for (size_t i = start; i < len; i++) {
-        unsigned char c = (unsigned char)buf[i];
-        if (c <= ' ' || c >= 0x7f) {
-            pl_log_error("-token-file %s: the token must be printable, without spaces", path);
-            return -1;
-        }
-    }
-    memcpy(token, buf + start, n);
-    token[n] = '\0';
-    return 0;
+    char source[PATH_MAX + 64];
+    snprintf(source, sizeof(source), "%s %s", option, path);
+    return take_token(source, buf + start, len - start, token, cap);
 }
 
 /* Can token travel as the subprotocol bearer.TOKEN? Only RFC 7230 token
@@ -827,6 +911,16 @@ int main(int argc, char **argv)
 
     struct target t;
     const char *why = NULL;
+    /* inside the server's container (docker exec), its own variables */
+    char listen_url[320];
+    const char *listen = getenv("PACKET_LOGS_LISTEN");
+    if (!o.url_given && listen && *listen) {
+        if (url_of_listen(listen, listen_url, sizeof(listen_url), &why) != 0) {
+            pl_log_error("PACKET_LOGS_LISTEN=%s: %s", listen, why);
+            return EXIT_USAGE;
+        }
+        o.url = listen_url;
+    }
     if (parse_url(&t, o.url, &why) != 0) {
         pl_log_error("invalid value \"%s\" for flag -url: %s", o.url, why);
         return EXIT_USAGE;
@@ -853,10 +947,23 @@ int main(int argc, char **argv)
      * a token that cannot go there is the first message (api/pl_upgrade.h) */
     char offered[PROTOCOL_HEADER_MAX + 1] = PROTOCOL;
     struct session s = {.state = SESSION_CONNECTING};
+    /* the server's token from its variables only for the server's own URL:
+     * a -url elsewhere must not carry it away */
+    const char *env_token = o.url_given ? NULL : getenv("PACKET_LOGS_TOKEN");
+    const char *env_token_file = o.url_given ? NULL : getenv("PACKET_LOGS_TOKEN_FILE");
+    char token[TOKEN_MAX_LEN + 1] = "";
     if (o.token_file) {
-        char token[TOKEN_MAX_LEN + 1];
-        if (read_token(o.token_file, token, sizeof(token)) != 0)
+        if (read_token("-token-file", o.token_file, token, sizeof(token)) != 0)
             return EXIT_USAGE;
+    } else if (env_token && *env_token) {
+        /* packet_logs applies it after PACKET_LOGS_TOKEN_FILE: it wins there too */
+        if (take_token("PACKET_LOGS_TOKEN", env_token, strlen(env_token), token, sizeof(token)))
+            return EXIT_USAGE;
+    } else if (env_token_file && *env_token_file) {
+        if (read_token("PACKET_LOGS_TOKEN_FILE", env_token_file, token, sizeof(token)) != 0)
+            return EXIT_USAGE;
+    }
+    if (token[0]) {
         if (token_fits_protocol(token)) {
             /* fits: token_fits_protocol() measured it */
             memcpy(offered + strlen(offered), ", bearer.", sizeof(", bearer."));
