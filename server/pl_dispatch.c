@@ -86,7 +86,7 @@ static void accept_all(struct pl_dispatch *d)
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
             if (errno == EMFILE || errno == ENFILE)
-                pl_log_error("accept: %s", strerror(errno));
+                pl_log_warning("accept: %s", strerror(errno));
             return; /* EAGAIN, or out of descriptors: try on the next event */
         }
         /* records are small writes that must leave at once: with Nagle, a
