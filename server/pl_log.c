@@ -60,8 +60,8 @@ int pl_log_to_journal(void)
 
 /* Appends one line of the message with its level's mark; returns the new
  * length (never past cap - 1). */
-static size_t put_line(char *out, size_t len, size_t cap, enum pl_log_level level,
-                       const char *line, size_t line_len)
+static size_t put_line(char *out, size_t len, size_t cap, enum pl_log_level level, const char *line,
+                       size_t line_len)
 {
     int n;
     if (journal)

@@ -124,8 +124,9 @@ void pl_prefixes_count(struct pl_prefixes *p, const char *prefix, const char *ac
             e = &p->entries[PL_PREFIXES_MAX];
         }
     }
-    p->slots[e == &p->entries[PL_PREFIXES_MAX] ? metric_slot(p, prefix, action) : e->slot]
-        .count++;
+    /* past the table's bound the entry is shared: its records' slot is looked up */
+    unsigned slot = e == &p->entries[PL_PREFIXES_MAX] ? metric_slot(p, prefix, action) : e->slot;
+    p->slots[slot].count++;
     e->count++;
     e->last_sec = sec;
     e->last_nsec = nsec;

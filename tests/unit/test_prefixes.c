@@ -49,8 +49,8 @@ static int count_lines(const char *text)
 static long long sample(const char *text, const char *prefix, const char *action)
 {
     char want[512];
-    snprintf(want, sizeof(want), "packet_logs_records_total{prefix=\"%s\",action=\"%s\"} ",
-             prefix, action);
+    snprintf(want, sizeof(want), "packet_logs_records_total{prefix=\"%s\",action=\"%s\"} ", prefix,
+             action);
     const char *at = strstr(text, want);
     if (!at)
         return -1;
@@ -137,9 +137,9 @@ static void test_label_values_are_escaped(void **state)
         {"say \"hi\" ", "say \\\"hi\\\""},
         {"back\\slash", "back\\\\slash"},
         {"two\nlines", "two\\nlines"},
-        {"caf\xc3\xa9 ", "caf\xc3\xa9"},                 /* valid UTF-8 stays */
-        {"bad\xff\xfe", "bad\xef\xbf\xbd\xef\xbf\xbd"},   /* each bad byte: U+FFFD */
-        {"cut\xe2\x82", "cut\xef\xbf\xbd\xef\xbf\xbd"},   /* a truncated sequence */
+        {"caf\xc3\xa9 ", "caf\xc3\xa9"},                          /* valid UTF-8 stays */
+        {"bad\xff\xfe", "bad\xef\xbf\xbd\xef\xbf\xbd"},           /* each bad byte: U+FFFD */
+        {"cut\xe2\x82", "cut\xef\xbf\xbd\xef\xbf\xbd"},           /* a truncated sequence */
         {"\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* a surrogate */
     };
     struct pl_prefixes *p = pl_prefixes_new();
