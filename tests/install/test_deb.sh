@@ -134,8 +134,9 @@ fi
 status=0
 ip netns exec "$ns" setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
   --bounding-set=-all --no-new-privs /usr/bin/packet_logs 2>"$work/nocap.log" || status=$?
-[ "$status" -eq 1 ] && grep -q "CAP_NET_ADMIN" "$work/nocap.log" ||
+if [ "$status" -ne 1 ] || ! grep -q "CAP_NET_ADMIN" "$work/nocap.log"; then
   fail "without CAP_NET_ADMIN: status $status, $(cat "$work/nocap.log")"
+fi
 
 # ---------------------------------------------------------------- the unit
 unit=/usr/lib/systemd/system/packet_logs.service
