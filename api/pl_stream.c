@@ -436,8 +436,8 @@ static int established(struct pl_stream *s, struct lws *wsi, struct client *c)
     unsigned now = atomic_load(&s->clients);
     if (s->max_clients && now >= s->max_clients) {
         char reason[100];
-        snprintf(reason, sizeof(reason), "the stream has its maximum of %u clients",
-                 s->max_clients);
+        snprintf(reason, sizeof(reason), "the stream has its maximum of %u client%s",
+                 s->max_clients, pl_log_s(s->max_clients));
         close_with(wsi, c, CLOSE_TRY_AGAIN, reason);
         return 0;
     }
