@@ -11,8 +11,9 @@ RUN apt-get update \
       libpcap-dev libnftables-dev zlib1g-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY CMakeLists.txt openapi.yaml ./
+COPY CMakeLists.txt openapi.yaml LICENSE ./
 COPY cmake cmake
+COPY dist dist
 COPY parser parser
 COPY server server
 COPY api api
@@ -24,6 +25,7 @@ RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release \
 
 FROM debian:12-slim
 COPY --from=build /usr/local/bin/packet_logs /usr/local/bin/stream-json-logs /usr/local/bin/
+COPY LICENSE /usr/share/doc/packet_logs/LICENSE
 # the capability lives on the file, set here: COPY may not keep xattrs
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libnetfilter-log1 libmicrohttpd12 \
@@ -33,7 +35,10 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --no-create-home --shell /usr/sbin/nologin packet_logs
 USER packet_logs
-EXPOSE 8080
+# No EXPOSE: the container runs with --network host (NFLOG and --rules act on
+# the host's namespace), where published ports do not apply, and packet_logs
+# listens on 127.0.0.1:8080 unless PACKET_LOGS_LISTEN (with a token) says
+# otherwise: README.md "Docker".
 HEALTHCHECK --interval=30s --timeout=5s --start-period=5s \
   CMD ["/usr/local/bin/packet_logs", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/packet_logs"]

@@ -26,6 +26,7 @@
 #include "pl_embedded.h"
 #include "pl_history.h"
 #include "pl_json.h"
+#include "pl_log.h"
 #include "pl_prefixes.h"
 #include "pl_query.h"
 #include "pl_upgrade.h"
@@ -664,8 +665,10 @@ static void notify_connection(void *cls, struct MHD_Connection *conn, void **soc
 static void log_mhd(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
-    fprintf(stderr, "packet_logs: http: ");
-    vfprintf(stderr, fmt, ap);
+    /* libmicrohttpd reports trouble it cannot hand back: a warning */
+    char message[512];
+    vsnprintf(message, sizeof(message), fmt, ap);
+    pl_log_warning("http: %s", message);
 }
 
 /* FNV-1a, 64 bits: an ETag only has to change when the content does. */

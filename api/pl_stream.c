@@ -43,6 +43,7 @@
 
 #include "pl_history.h"
 #include "pl_http.h"
+#include "pl_log.h"
 #include "pl_query.h"
 #include "pl_upgrade.h"
 
@@ -427,8 +428,8 @@ static int count_client(struct pl_stream *s, struct lws *wsi, struct client *c)
     unsigned now = atomic_load(&s->clients);
     if (s->max_clients && now >= s->max_clients) {
         char reason[100];
-        snprintf(reason, sizeof(reason), "the stream has its maximum of %u clients",
-                 s->max_clients);
+        snprintf(reason, sizeof(reason), "the stream has its maximum of %u client%s",
+                 s->max_clients, pl_log_s(s->max_clients));
         close_with(wsi, c, CLOSE_TRY_AGAIN, reason);
         return 0;
     }
@@ -630,8 +631,7 @@ static void *service(void *arg)
 
 static void log_line(int level, const char *line)
 {
-    (void)level;
-    fprintf(stderr, "packet_logs: libwebsockets: %s", line);
+    pl_log(level & LLL_ERR ? PL_LOG_ERROR : PL_LOG_WARNING, "libwebsockets: %s", line);
 }
 
 int pl_stream_start(struct pl_stream **out, const struct pl_stream_config *cfg, char *err,

@@ -548,8 +548,8 @@ unsigned pl_upgrade_check(struct pl_upgrade *u, const char *head, size_t head_le
     }
 
     if (max_clients && clients >= max_clients)
-        return refuse(u, 503, NULL, "the stream has its maximum of %u clients; try again later",
-                      max_clients);
+        return refuse(u, 503, NULL, "the stream has its maximum of %u client%s; try again later",
+                      max_clients, max_clients == 1 ? "" : "s");
     return 0;
 }
 

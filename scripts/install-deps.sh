@@ -11,7 +11,8 @@ test="clang libclang-rt-14-dev
   golang-go golang-github-google-gopacket-dev
   python3 python3-pytest python3-websockets python3-requests python3-scapy
   tcpdump iputils-ping jq curl procps ulogd2 ulogd2-json valgrind chromium
-  python3-jsonschema python3-yaml"
+  python3-jsonschema python3-yaml
+  prometheus man-db"
 
 pkgs=$build
 [ "${1:-}" = "--test" ] && pkgs="$build $test"
@@ -35,8 +36,12 @@ if [ -n "$missing" ]; then
 fi
 # Debian starts ulogd2 after installing it, and it binds NFLOG group 0:
 # the benchmarks start their own; the service would take packet_logs' group.
-if [ "${1:-}" = "--test" ] && command -v systemctl >/dev/null 2>&1 &&
-   systemctl is-enabled ulogd2 >/dev/null 2>&1; then
-  systemctl disable --now ulogd2 >/dev/null 2>&1 || true
-fi
+# prometheus is there for promtool (tests/integration/test_metrics.py), not
+# to run a server on port 9090.
+for service in ulogd2 prometheus; do
+  if [ "${1:-}" = "--test" ] && command -v systemctl >/dev/null 2>&1 &&
+     systemctl is-enabled "$service" >/dev/null 2>&1; then
+    systemctl disable --now "$service" >/dev/null 2>&1 || true
+  fi
+done
 echo "install-deps: all packages present"

@@ -2,7 +2,8 @@
 # Installs what the tests need, then runs every test of packet_logs:
 # unit tests and corpus parity (warnings as errors), the same again under
 # AddressSanitizer + UndefinedBehaviorSanitizer, a short fuzzing run of each
-# parser, and the integration tests against the real binary.
+# parser, the integration tests against the real binary, and the Debian
+# package installed, run and purged.
 # Usage: scripts/test.sh        (as root: apt-get, network namespaces)
 # Env:   FUZZ_SECONDS (default 60), JOBS (default: nproc)
 set -eu
@@ -63,6 +64,9 @@ build-fuzz/fuzz_upgrade -max_total_time="$fuzz_seconds" -max_len=4096 -timeout=1
   tail -40 build-fuzz/fuzz-upgrade.log; echo "fuzzing found a crash: see build-fuzz/findings" >&2; exit 1; }
 grep -E '^stat::number_of_executed_units|^Done' build-fuzz/fuzz-upgrade.log || true
 echo "fuzz: 2 passed, 0 failed"
+
+step "the Debian package: cpack, dpkg -i, the installed binary and unit, dpkg --purge"
+JOBS=$jobs tests/install/test_deb.sh
 
 echo
 echo "all tests passed"

@@ -9,10 +9,13 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "pl_log.h"
 
 #ifndef PL_VERSION
 #define PL_VERSION "0.1.0"
@@ -526,6 +529,8 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: packet_logs [options]\n"
             "       packet_logs decode [options] FILE.pcap   (see: packet_logs decode --help)\n"
+            "       packet_logs healthcheck [options]        (GET /healthz on --listen: exit 0\n"
+            "                                                 if it answers 200, else 1)\n"
             "\n"
             "Receives packets logged by nftables `log group N` rules over NFLOG, decodes\n"
             "each into a JSON record (SPR's format), keeps a bounded history and serves\n"
@@ -582,12 +587,30 @@ static void defaults(struct pl_config *cfg)
     cfg->max_per_address = 64;
 }
 
+/* An error that stops the start: through pl_log (with its level when
+ * stderr is the journal) when err is stderr, else to err as it is. */
+static void report(FILE *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void report(FILE *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (err == stderr) {
+        pl_log_v(PL_LOG_ERROR, fmt, ap);
+    } else {
+        fprintf(err, "packet_logs: ");
+        vfprintf(err, fmt, ap);
+        fputc('\n', err);
+    }
+    va_end(ap);
+}
+
 static int apply(struct pl_config *cfg, const struct option_spec *s, const char *value,
                  const char *source, FILE *err)
 {
     char why[256] = "";
     if (s->apply(cfg, value, why, sizeof(why)) < 0) {
-        fprintf(err, "packet_logs: %s: %s\n", source, why);
+        report(err, "%s: %s", source, why);
         return -1;
     }
     return 0;
@@ -623,7 +646,7 @@ int pl_config_parse(struct pl_config *cfg, int argc, char **argv, FILE *out, FIL
             return 1;
         }
         if (strncmp(arg, "--", 2) != 0) {
-            fprintf(err, "packet_logs: unexpected argument \"%s\" (see --help)\n", arg);
+            report(err, "unexpected argument \"%s\" (see --help)", arg);
             return -1;
         }
         const char *name = arg + 2;
@@ -637,7 +660,7 @@ int pl_config_parse(struct pl_config *cfg, int argc, char **argv, FILE *out, FIL
             }
         }
         if (!s) {
-            fprintf(err, "packet_logs: unknown option \"%s\" (see --help)\n", arg);
+            report(err, "unknown option \"%s\" (see --help)", arg);
             return -1;
         }
         const char *value = NULL;
@@ -647,7 +670,7 @@ int pl_config_parse(struct pl_config *cfg, int argc, char **argv, FILE *out, FIL
             } else if (a + 1 < argc) {
                 value = argv[++a];
             } else {
-                fprintf(err, "packet_logs: --%s needs a value (%s)\n", s->flag, s->value_name);
+                report(err, "--%s needs a value (%s)", s->flag, s->value_name);
                 return -1;
             }
         } else if (eq) {
@@ -662,14 +685,14 @@ int pl_config_parse(struct pl_config *cfg, int argc, char **argv, FILE *out, FIL
     if (wanif && *wanif)
         snprintf(cfg->wanif, sizeof(cfg->wanif), "%s", wanif);
     if (!cfg->listen_loopback && !cfg->token[0] && !cfg->insecure_no_auth) {
-        fprintf(err,
-                "packet_logs: --listen: %s is not a loopback address: give clients a token "
-                "(--token-file FILE) or accept anyone on the network (--insecure-no-auth)\n",
-                cfg->listen_host);
+        report(err,
+               "--listen: %s is not a loopback address: give clients a token "
+               "(--token-file FILE) or accept anyone on the network (--insecure-no-auth)",
+               cfg->listen_host);
         return -1;
     }
     if (cfg->history_bytes < 65536) {
-        fprintf(err, "packet_logs: --history-bytes: at least 64K\n");
+        report(err, "--history-bytes: at least 64K");
         return -1;
     }
     return 0;

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "pl_json.h"
+#include "pl_log.h"
 #include "pl_packet.h"
 
 static void usage(FILE *out)
@@ -60,7 +61,7 @@ int pl_decode_main(int argc, char **argv)
             errno = 0;
             repeat = strtol(optarg, &end, 10);
             if (errno || *end || repeat < 1 || repeat > 1000000) {
-                fprintf(stderr, "packet_logs decode: --repeat must be a number from 1 to 1000000, got \"%s\"\n", optarg);
+                pl_log_error("--repeat must be a number from 1 to 1000000, got \"%s\"", optarg);
                 return 2;
             }
             break;
@@ -70,7 +71,7 @@ int pl_decode_main(int argc, char **argv)
         }
     }
     if (optind != argc - 1) {
-        fprintf(stderr, "packet_logs decode: expected one capture file\n");
+        pl_log_error("expected one capture file");
         usage(stderr);
         return 2;
     }
@@ -87,16 +88,15 @@ int pl_decode_main(int argc, char **argv)
         pcap_t *pcap = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO,
                                                                errbuf);
         if (!pcap) {
-            fprintf(stderr, "packet_logs decode: %s: %s\n", path, errbuf);
+            pl_log_error("%s: %s", path, errbuf);
             status = 2;
             break;
         }
         int link = pcap_datalink(pcap);
         int ethernet = link == DLT_EN10MB;
         if (!ethernet && link != DLT_RAW && link != DLT_IPV4 && link != DLT_IPV6 && link != 12) {
-            fprintf(stderr,
-                    "packet_logs decode: %s: link type %s is not Ethernet or raw IP\n", path,
-                    pcap_datalink_val_to_name(link) ? pcap_datalink_val_to_name(link) : "?");
+            pl_log_error("%s: link type %s is not Ethernet or raw IP", path,
+                         pcap_datalink_val_to_name(link) ? pcap_datalink_val_to_name(link) : "?");
             pcap_close(pcap);
             status = 2;
             break;
@@ -132,7 +132,7 @@ int pl_decode_main(int argc, char **argv)
             pl_json_reset(&w);
             pl_packet_write_record(&w, &pkt, &meta, numbered ? ++seq : 0, NULL, NULL);
             if (pl_json_failed(&w)) {
-                fprintf(stderr, "packet_logs decode: out of memory\n");
+                pl_log_error("out of memory");
                 status = 1;
                 break;
             }
@@ -148,15 +148,15 @@ int pl_decode_main(int argc, char **argv)
         if (rc == -1 && status == 0) {
             /* a capture cut short: what was read is printed, the rest named,
              * and the exit status says the output is incomplete */
-            fprintf(stderr, "packet_logs decode: %s: %s (the records before it were printed)\n",
-                    path, pcap_geterr(pcap));
+            pl_log_error("%s: %s (the records before it were printed)", path,
+                         pcap_geterr(pcap));
             status = 1;
         }
         pcap_close(pcap);
     }
     pl_json_fini(&w);
     if (fflush(stdout) != 0 && status == 0) {
-        fprintf(stderr, "packet_logs decode: writing the records: %s\n", strerror(errno));
+        pl_log_error("writing the records: %s", strerror(errno));
         status = 1;
     }
     return status;

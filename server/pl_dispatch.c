@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "pl_http.h"
+#include "pl_log.h"
 
 #define RETRY_SECS 1
 
@@ -521,7 +522,7 @@ static void accept_all(struct pl_dispatch *d)
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
             if (errno == EMFILE || errno == ENFILE)
-                fprintf(stderr, "packet_logs: accept: %s\n", strerror(errno));
+                pl_log_warning("accept: %s", strerror(errno));
             return; /* EAGAIN, or out of descriptors: try on the next event */
         }
         /* records are small writes that must leave at once: with Nagle, a
@@ -819,7 +820,7 @@ void pl_dispatch_stop(struct pl_dispatch *d)
         return;
     uint64_t one = 1;
     if (write(d->stop_fd, &one, sizeof(one)) != sizeof(one))
-        fprintf(stderr, "packet_logs: dispatcher stop: %s\n", strerror(errno));
+        pl_log_error("dispatcher stop: %s", strerror(errno));
     pthread_join(d->thread, NULL);
     for (size_t i = 0; i < d->n_pending; i++) {
         close(d->pending[i]->fd);

@@ -18,12 +18,28 @@ struct entry {
     uint64_t count;
     int64_t last_sec;
     uint32_t last_nsec;
+    unsigned slot; /* its metric_slot, found once when the entry is made */
+};
+
+/* A sample of packet_logs_records_total. Actions come from the NFLOG groups
+ * (at most PL_NFLOG_MAX_GROUPS, 16), so the slots are bounded by the labels
+ * times that; the one past the end takes anything beyond. */
+#define METRIC_ACTIONS 16
+#define METRIC_SLOTS ((PL_PREFIXES_METRIC_LABELS + 1) * METRIC_ACTIONS)
+
+struct metric_slot {
+    char prefix[64]; /* trimmed, or "other" */
+    char action[16];
+    uint64_t count;
 };
 
 struct pl_prefixes {
     pthread_mutex_t lock;
     size_t n;
     struct entry entries[PL_PREFIXES_MAX + 1]; /* the last one is "other" */
+    size_t n_labels; /* prefixes that have a label of their own */
+    size_t n_slots;
+    struct metric_slot slots[METRIC_SLOTS + 1];
 };
 
 struct pl_prefixes *pl_prefixes_new(void)
@@ -33,6 +49,8 @@ struct pl_prefixes *pl_prefixes_new(void)
         return NULL;
     pthread_mutex_init(&p->lock, NULL);
     strcpy(p->entries[PL_PREFIXES_MAX].prefix, "other");
+    strcpy(p->slots[METRIC_SLOTS].prefix, "other");
+    strcpy(p->slots[METRIC_SLOTS].action, "other");
     return p;
 }
 
@@ -42,6 +60,47 @@ void pl_prefixes_free(struct pl_prefixes *p)
         return;
     pthread_mutex_destroy(&p->lock);
     free(p);
+}
+
+/* The metric sample that records of (prefix, action) count under; makes it
+ * when new. Called with the lock held, once per new entry (and per record
+ * only past PL_PREFIXES_MAX entries). */
+static unsigned metric_slot(struct pl_prefixes *p, const char *prefix, const char *action)
+{
+    char label[sizeof(p->slots[0].prefix)];
+    while (*prefix == ' ')
+        prefix++;
+    size_t len = strlen(prefix);
+    while (len && prefix[len - 1] == ' ')
+        len--;
+    if (len >= sizeof(label))
+        len = sizeof(label) - 1;
+    memcpy(label, prefix, len);
+    label[len] = '\0';
+    int labelled = 0;
+    for (size_t i = 0; i < p->n_slots; i++) {
+        if (strcmp(p->slots[i].prefix, label))
+            continue;
+        labelled = 1;
+        if (!strcmp(p->slots[i].action, action))
+            return (unsigned)i;
+    }
+    if (!labelled) {
+        if (p->n_labels < PL_PREFIXES_METRIC_LABELS) {
+            p->n_labels++;
+        } else {
+            strcpy(label, "other");
+            for (size_t i = 0; i < p->n_slots; i++)
+                if (!strcmp(p->slots[i].prefix, label) && !strcmp(p->slots[i].action, action))
+                    return (unsigned)i;
+        }
+    }
+    if (p->n_slots == METRIC_SLOTS)
+        return METRIC_SLOTS;
+    struct metric_slot *m = &p->slots[p->n_slots];
+    snprintf(m->prefix, sizeof(m->prefix), "%s", label);
+    snprintf(m->action, sizeof(m->action), "%s", action);
+    return (unsigned)p->n_slots++;
 }
 
 void pl_prefixes_count(struct pl_prefixes *p, const char *prefix, const char *action,
@@ -66,10 +125,14 @@ void pl_prefixes_count(struct pl_prefixes *p, const char *prefix, const char *ac
             e = &p->entries[p->n++];
             memcpy(e->prefix, key.prefix, sizeof(e->prefix));
             memcpy(e->action, key.action, sizeof(e->action));
+            e->slot = metric_slot(p, key.prefix, key.action);
         } else {
             e = &p->entries[PL_PREFIXES_MAX];
         }
     }
+    /* past the table's bound the entry is shared: its records' slot is looked up */
+    unsigned slot = e == &p->entries[PL_PREFIXES_MAX] ? metric_slot(p, prefix, action) : e->slot;
+    p->slots[slot].count++;
     e->count++;
     e->last_sec = sec;
     e->last_nsec = nsec;
@@ -112,5 +175,97 @@ void pl_prefixes_write(struct pl_prefixes *p, struct pl_json *w)
         pl_json_object_end(w);
     }
     pl_json_array_end(w);
+    free(copy);
+}
+
+#define TEXT_OF(x) #x
+#define TEXT(x) TEXT_OF(x)
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid:
+ * no overlongs, no surrogates, nothing above U+10FFFF. */
+static size_t utf8_length(const unsigned char *s, size_t n)
+{
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] < 0xC2 || s[0] > 0xF4)
+        return 0;
+    size_t len = s[0] < 0xE0 ? 2 : s[0] < 0xF0 ? 3 : 4;
+    if (n < len)
+        return 0;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (s[0] == 0xE0)
+        lo = 0xA0;
+    else if (s[0] == 0xED)
+        hi = 0x9F;
+    else if (s[0] == 0xF0)
+        lo = 0x90;
+    else if (s[0] == 0xF4)
+        hi = 0x8F;
+    if (s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if (s[i] < 0x80 || s[i] > 0xBF)
+            return 0;
+    return len;
+}
+
+/* A label value as the text format wants it: \\, \" and \n escaped, and
+ * valid UTF-8 (a prefix is bytes from the ruleset). out holds 3 bytes per
+ * byte of in, plus 1. */
+static void label_value(char *out, const char *in)
+{
+    const unsigned char *p = (const unsigned char *)in;
+    size_t n = strlen(in);
+    char *o = out;
+    for (size_t i = 0; i < n;) {
+        if (p[i] == '\\' || p[i] == '"' || p[i] == '\n') {
+            *o++ = '\\';
+            *o++ = p[i] == '\n' ? 'n' : (char)p[i];
+            i++;
+            continue;
+        }
+        size_t len = utf8_length(p + i, n - i);
+        if (len == 0) {
+            memcpy(o, "\xef\xbf\xbd", 3); /* U+FFFD */
+            o += 3;
+            i++;
+            continue;
+        }
+        memcpy(o, p + i, len);
+        o += len;
+        i += len;
+    }
+    *o = '\0';
+}
+
+void pl_prefixes_write_metrics(struct pl_prefixes *p, struct pl_json *w)
+{
+    static const char head[] =
+        "# HELP packet_logs_records_total Records made, by log prefix (without surrounding "
+        "spaces; the first " TEXT(PL_PREFIXES_METRIC_LABELS) " prefixes seen, later ones as "
+        "\"other\") and action.\n"
+        "# TYPE packet_logs_records_total counter\n";
+    pl_json_raw(w, head, sizeof(head) - 1);
+    /* copy under the lock, format outside it */
+    struct metric_slot *copy = malloc(sizeof(p->slots));
+    if (!copy)
+        return;
+    pthread_mutex_lock(&p->lock);
+    size_t n = p->n_slots;
+    memcpy(copy, p->slots, n * sizeof(*copy));
+    if (p->slots[METRIC_SLOTS].count)
+        copy[n++] = p->slots[METRIC_SLOTS];
+    pthread_mutex_unlock(&p->lock);
+    for (size_t i = 0; i < n; i++) {
+        char prefix[sizeof(copy[i].prefix) * 3 + 1], action[sizeof(copy[i].action) * 3 + 1];
+        char line[sizeof(prefix) + sizeof(action) + 96];
+        label_value(prefix, copy[i].prefix);
+        label_value(action, copy[i].action);
+        int len = snprintf(line, sizeof(line),
+                           "packet_logs_records_total{prefix=\"%s\",action=\"%s\"} %llu\n",
+                           prefix, action, (unsigned long long)copy[i].count);
+        if (len > 0 && (size_t)len < sizeof(line))
+            pl_json_raw(w, line, (size_t)len);
+    }
     free(copy);
 }

@@ -13,6 +13,10 @@
 #include <stdint.h>
 
 #define PL_PREFIXES_MAX 256
+/* /metrics gives the first this many prefixes seen (trimmed) a label of
+ * their own; records of later ones count under prefix="other": a bounded
+ * label set whatever the ruleset logs */
+#define PL_PREFIXES_METRIC_LABELS 32
 
 struct pl_json;
 struct pl_prefixes;
@@ -25,5 +29,10 @@ void pl_prefixes_count(struct pl_prefixes *p, const char *prefix, const char *ac
 /* Writes the JSON array: [{"Prefix":..., "Action":..., "Count":N,
  * "Last":time}, ...], most records first. */
 void pl_prefixes_write(struct pl_prefixes *p, struct pl_json *w);
+/* Appends packet_logs_records_total{prefix,action} in Prometheus' text
+ * format (HELP, TYPE, one sample per label pair seen, in the order first
+ * seen): the prefix without its surrounding spaces, escaped as the format
+ * wants (\\, \", \n; invalid UTF-8 as U+FFFD). */
+void pl_prefixes_write_metrics(struct pl_prefixes *p, struct pl_json *w);
 
 #endif

@@ -29,6 +29,7 @@
 #include "pl_http.h"
 #include "pl_ifnames.h"
 #include "pl_json.h"
+#include "pl_log.h"
 #include "pl_nflog.h"
 #include "pl_own.h"
 #include "pl_packet.h"
@@ -36,6 +37,10 @@
 #include "pl_rules.h"
 #include "pl_stream.h"
 #include "pl_upgrade.h"
+
+#ifndef PL_VERSION
+#define PL_VERSION "unknown" /* CMakeLists.txt passes project(VERSION) */
+#endif
 
 struct server {
     const struct pl_config *cfg;
@@ -54,6 +59,7 @@ struct server {
     int stop_fd;
     pthread_t nflog_thread;
     int64_t now_sec;         /* receipt time of the packet being handled */
+    struct timespec started; /* CLOCK_REALTIME at start: process_start_time_seconds */
     _Atomic uint64_t records;
     _Atomic uint64_t decode_errors;
     _Atomic uint64_t oom_drops;
@@ -173,13 +179,14 @@ static void log_drops(struct server *s)
     if (now - s->last_drop_log < 10)
         return;
     if (st.kernel_drops != s->drops_logged)
-        fprintf(stderr,
-                "packet_logs: the kernel dropped NFLOG messages (ENOBUFS) %llu times since the "
-                "last report; raise --rcvbuf or --qthreshold\n",
-                (unsigned long long)(st.kernel_drops - s->drops_logged));
+        pl_log_warning("the kernel dropped NFLOG messages (ENOBUFS) %llu time%s since the "
+                       "last report; raise --rcvbuf or --qthreshold",
+                       (unsigned long long)(st.kernel_drops - s->drops_logged),
+                       pl_log_s(st.kernel_drops - s->drops_logged));
     if (st.parse_errors != s->parse_errors_logged)
-        fprintf(stderr, "packet_logs: %llu NFLOG messages did not parse since the last report\n",
-                (unsigned long long)(st.parse_errors - s->parse_errors_logged));
+        pl_log_warning("%llu NFLOG message%s did not parse since the last report",
+                       (unsigned long long)(st.parse_errors - s->parse_errors_logged),
+                       pl_log_s(st.parse_errors - s->parse_errors_logged));
     s->drops_logged = st.kernel_drops;
     s->parse_errors_logged = st.parse_errors;
     s->last_drop_log = now;
@@ -199,7 +206,7 @@ static void *nflog_main(void *arg)
     for (;;) {
         int n = poll(fds, 4, 1000);
         if (n < 0 && errno != EINTR) {
-            fprintf(stderr, "packet_logs: poll: %s\n", strerror(errno));
+            pl_log_error("poll: %s", strerror(errno));
             break;
         }
         if (fds[2].revents)
@@ -212,13 +219,12 @@ static void *nflog_main(void *arg)
         if (fds[3].revents) {
             int rc = pl_own_update(s->own);
             if (rc < 0)
-                fprintf(stderr, "packet_logs: reading this host's addresses: %s\n",
-                        strerror(-rc));
+                pl_log_warning("reading this host's addresses: %s", strerror(-rc));
         }
         if (fds[0].revents) {
             int rc = pl_nflog_receive(s->nflog, on_packet, s);
             if (rc < 0 && rc != -EAGAIN && rc != -EINTR && rc != -ENOBUFS)
-                fprintf(stderr, "packet_logs: NFLOG: %s\n", strerror(-rc));
+                pl_log_error("NFLOG: %s", strerror(-rc));
         }
         log_drops(s);
     }
@@ -240,9 +246,25 @@ static void write_metrics(void *ctx, struct pl_json *out)
     struct server *s = ctx;
     struct pl_nflog_stats st;
     pl_nflog_stats(s->nflog, &st);
+    /* what every exporter has: dashboards join on build_info and compute
+     * restarts from the start time */
+    char text[512];
+    int n = snprintf(text, sizeof(text),
+                     "# HELP packet_logs_build_info The version of packet_logs running "
+                     "(always 1).\n"
+                     "# TYPE packet_logs_build_info gauge\n"
+                     "packet_logs_build_info{version=\"%s\"} 1\n"
+                     "# HELP process_start_time_seconds Start time of the process since the Unix "
+                     "epoch in seconds.\n"
+                     "# TYPE process_start_time_seconds gauge\n"
+                     "process_start_time_seconds %lld.%03ld\n",
+                     PL_VERSION, (long long)s->started.tv_sec, s->started.tv_nsec / 1000000);
+    if (n > 0 && (size_t)n < sizeof(text))
+        pl_json_raw(out, text, (size_t)n);
     metric(out, "packet_logs_records_received_total", "counter",
            "Records made from NFLOG packets since start.",
            atomic_load_explicit(&s->records, memory_order_relaxed));
+    pl_prefixes_write_metrics(s->prefixes, out);
     metric(out, "packet_logs_kernel_drops_total", "counter",
            "Times the kernel dropped NFLOG messages for us (ENOBUFS).", st.kernel_drops);
     metric(out, "packet_logs_kernel_lost_total", "counter",
@@ -331,19 +353,6 @@ static void to_stream(void *ctx, int fd, const struct sockaddr *addr, socklen_t 
     pl_stream_adopt(s->stream, fd, &up); /* owns fd from here, even on failure */
 }
 
-static void say(const struct pl_config *cfg, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void say(const struct pl_config *cfg, const char *fmt, ...)
-{
-    if (cfg->quiet)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-}
-
 int pl_server_run(const struct pl_config *cfg)
 {
     struct server s = {.cfg = cfg, .stop_fd = -1};
@@ -351,6 +360,8 @@ int pl_server_run(const struct pl_config *cfg)
     char err[512] = "";
     int status = 1, rules_installed = 0, thread_started = 0;
     pl_json_init(&s.json);
+    pl_log_set_quiet(cfg->quiet);
+    clock_gettime(CLOCK_REALTIME, &s.started);
 
     sigset_t signals;
     sigemptyset(&signals);
@@ -365,21 +376,21 @@ int pl_server_run(const struct pl_config *cfg)
     s.domains = pl_domains_new(cfg->dns_cache);
     s.stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (!s.history || !s.prefixes || !s.domains || s.stop_fd < 0) {
-        fprintf(stderr, "packet_logs: out of memory\n");
+        pl_log_error("out of memory");
         goto out;
     }
     if (pl_ifnames_open(&s.ifnames, err, sizeof(err)) < 0) {
-        fprintf(stderr, "packet_logs: interface names: %s\n", err);
+        pl_log_error("interface names: %s", err);
         goto out;
     }
     if (pl_nflog_open(&s.nflog, &cfg->nflog, err, sizeof(err)) < 0) {
-        fprintf(stderr, "packet_logs: NFLOG: %s\n", err);
+        pl_log_error("NFLOG: %s", err);
         goto out;
     }
     if (pl_nflog_rcvbuf(s.nflog) < cfg->nflog.rcvbuf)
-        fprintf(stderr, "packet_logs: warning: the NFLOG receive buffer is %zu bytes, not the %u "
-                        "asked for (no CAP_NET_ADMIN for SO_RCVBUFFORCE?)\n",
-                pl_nflog_rcvbuf(s.nflog), cfg->nflog.rcvbuf);
+        pl_log_warning("the NFLOG receive buffer is %zu bytes, not the %u asked for (no "
+                       "CAP_NET_ADMIN for SO_RCVBUFFORCE?)",
+                       pl_nflog_rcvbuf(s.nflog), cfg->nflog.rcvbuf);
     struct pl_http_config http = {
         .history = s.history,
         .prefixes = s.prefixes,
@@ -393,7 +404,7 @@ int pl_server_run(const struct pl_config *cfg)
         .closed_ctx = &s,
     };
     if (pl_http_start(&s.http, &http, err, sizeof(err)) < 0) {
-        fprintf(stderr, "packet_logs: HTTP: %s\n", err);
+        pl_log_error("HTTP: %s", err);
         goto out;
     }
     struct pl_stream_config stream = {
@@ -402,7 +413,7 @@ int pl_server_run(const struct pl_config *cfg)
         .max_clients = cfg->max_clients,
     };
     if (pl_stream_start(&s.stream, &stream, err, sizeof(err)) < 0) {
-        fprintf(stderr, "packet_logs: WebSocket: %s\n", err);
+        pl_log_error("WebSocket: %s", err);
         goto out;
     }
     const char *allowed[PL_CONFIG_ALLOWED_HOSTS_MAX];
@@ -423,7 +434,7 @@ int pl_server_run(const struct pl_config *cfg)
     };
     struct pl_dispatch *d = NULL;
     if (pl_dispatch_start(&d, &dispatch, err, sizeof(err)) < 0) {
-        fprintf(stderr, "packet_logs: --listen: %s\n", err);
+        pl_log_error("--listen: %s", err);
         goto out;
     }
     pthread_mutex_lock(&s.dispatch_lock);
@@ -431,11 +442,11 @@ int pl_server_run(const struct pl_config *cfg)
     pthread_mutex_unlock(&s.dispatch_lock);
     if (!cfg->log_own_traffic &&
         pl_own_open(&s.own, cfg->listen_host, pl_dispatch_port(d), err, sizeof(err)) < 0) {
-        fprintf(stderr, "packet_logs: own traffic: %s\n", err);
+        pl_log_error("own traffic: %s", err);
         goto out;
     }
     if (pthread_create(&s.nflog_thread, NULL, nflog_main, &s) != 0) {
-        fprintf(stderr, "packet_logs: cannot start the NFLOG thread\n");
+        pl_log_error("cannot start the NFLOG thread");
         goto out;
     }
     thread_started = 1;
@@ -443,13 +454,13 @@ int pl_server_run(const struct pl_config *cfg)
         if (pl_rules_install(cfg->wanif[0] ? cfg->wanif : NULL, cfg->nflog.groups[0].group,
                              pl_dispatch_port(s.dispatch), err,
                              sizeof(err)) < 0) {
-            fprintf(stderr, "packet_logs: --rules: %s\n", err);
+            pl_log_error("--rules: %s", err);
             goto out;
         }
         rules_installed = 1;
-        say(cfg, "packet_logs: log rules installed in table inet %s (%s)\n", PL_RULES_TABLE,
-            cfg->wanif[0] ? "WANIF set: wan:in, lan:in, wan:out, lan:out"
-                          : "no WANIF: lan:in, lan:out");
+        pl_log_info("log rules installed in table inet %s (%s)", PL_RULES_TABLE,
+                    cfg->wanif[0] ? "WANIF set: wan:in, lan:in, wan:out, lan:out"
+                                  : "no WANIF: lan:in, lan:out");
     }
     char groups[256] = "";
     size_t off = 0;
@@ -460,17 +471,16 @@ int pl_server_run(const struct pl_config *cfg)
     int v6 = strchr(host, ':') != NULL;
     if (!strcmp(host, "0.0.0.0") || !strcmp(host, "::"))
         host = v6 ? "::1" : "127.0.0.1";
-    say(cfg, "packet_logs: NFLOG groups %s; history %zu records / %zu bytes\n", groups,
-        cfg->history_records, cfg->history_bytes);
-    say(cfg, "packet_logs: dashboard: http://%s%s%s:%u/  (REST: /packet_logs, metrics: /metrics)\n",
-        v6 ? "[" : "", host, v6 ? "]" : "", pl_dispatch_port(s.dispatch));
-    fflush(stderr);
+    pl_log_info("NFLOG groups %s; history %zu record%s / %zu bytes", groups,
+                cfg->history_records, pl_log_s(cfg->history_records), cfg->history_bytes);
+    pl_log_info("dashboard: http://%s%s%s:%u/  (REST: /packet_logs, metrics: /metrics)",
+                v6 ? "[" : "", host, v6 ? "]" : "", pl_dispatch_port(s.dispatch));
 
     for (;;) {
         siginfo_t info;
         int sig = sigwaitinfo(&signals, &info);
         if (sig == SIGINT || sig == SIGTERM) {
-            say(cfg, "packet_logs: %s: stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            pl_log_info("%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
             break;
         }
         /* SIGHUP, SIGPIPE: nothing to reload; keep running */
@@ -487,11 +497,11 @@ out:
     if (thread_started) {
         uint64_t one = 1;
         if (write(s.stop_fd, &one, sizeof(one)) != sizeof(one))
-            fprintf(stderr, "packet_logs: stop: %s\n", strerror(errno));
+            pl_log_error("stop: %s", strerror(errno));
         pthread_join(s.nflog_thread, NULL);
     }
     if (rules_installed && pl_rules_remove(err, sizeof(err)) < 0) {
-        fprintf(stderr, "packet_logs: removing the log rules: %s\n", err);
+        pl_log_error("removing the log rules: %s", err);
         status = 1;
     }
     pl_http_stop(s.http); /* before the stream: /metrics reads its counters */
@@ -530,7 +540,7 @@ int pl_server_healthcheck(const struct pl_config *cfg)
         sin6->sin6_port = htons(cfg->listen_port);
         len = sizeof(*sin6);
     } else {
-        fprintf(stderr, "healthcheck: bad address %s\n", host);
+        pl_log_error("bad address %s", host);
         return 1;
     }
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -538,8 +548,8 @@ int pl_server_healthcheck(const struct pl_config *cfg)
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
         connect(fd, (struct sockaddr *)&ss, len) < 0) {
-        fprintf(stderr, "healthcheck: cannot connect to %s port %u: %s\n", host,
-                cfg->listen_port, strerror(errno));
+        pl_log_error("cannot connect to %s port %u: %s", host, cfg->listen_port,
+                     strerror(errno));
         if (fd >= 0)
             close(fd);
         return 1;
@@ -558,7 +568,7 @@ int pl_server_healthcheck(const struct pl_config *cfg)
         n = recv(fd, reply, sizeof(reply) - 1, 0);
     close(fd);
     if (n < 12 || strncmp(reply + 9, "200", 3) != 0) {
-        fprintf(stderr, "healthcheck: no 200 from /healthz\n");
+        pl_log_error("no 200 from /healthz");
         return 1;
     }
     return 0;

@@ -12,6 +12,12 @@
  * first message {"token": ...} when the header cannot carry it
  * (api/pl_upgrade.h). Redirects are reported, never followed.
  *
+ * Without -url it reads the server's own PACKET_LOGS_LISTEN (a wildcard
+ * address is reached on loopback) and, without -token-file either, its
+ * PACKET_LOGS_TOKEN / PACKET_LOGS_TOKEN_FILE: `docker exec CONTAINER
+ * stream-json-logs` then finds the server the container runs, however it
+ * was started. An explicit -url never gets the server's token.
+ *
  * Exit status: 0 when the time ran out (or SIGINT/SIGTERM ended a stream that
  * was open); 1 when it could not connect, the server refused the stream, or the
  * stream ended before the time was up; 2 for a bad flag or value.
@@ -28,11 +34,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <libwebsockets.h>
+
+#include "pl_log.h"
 
 #define PROGRAM "stream-json-logs"
 #define DEFAULT_URL "ws://127.0.0.1:8080/packet_logs/stream"
@@ -86,6 +95,7 @@ struct options {
     const char *prefix;
     const char *url;
     const char *token_file;
+    int url_given; /* -url was on the command line */
 };
 
 enum flag_kind { FLAG_INT, FLAG_STRING };
@@ -109,9 +119,14 @@ static const struct flag flags[] = {
     {"timeout", FLAG_INT, "int", "seconds to print the stream for; 0: until interrupted", "20"},
     {"token-file", FLAG_STRING, "string",
      "file holding the server's access token, offered as Sec-WebSocket-Protocol bearer.TOKEN "
-     "(or sent as the first message {\"token\": ...} when it does not fit there)",
+     "(or sent as the first message {\"token\": ...} when it does not fit there); without "
+     "-token-file and -url, the token of PACKET_LOGS_TOKEN or PACKET_LOGS_TOKEN_FILE, as "
+     "packet_logs reads them",
      NULL},
-    {"url", FLAG_STRING, "string", "the stream's WebSocket URL", "\"" DEFAULT_URL "\""},
+    {"url", FLAG_STRING, "string",
+     "the stream's WebSocket URL; without it, that of the server's PACKET_LOGS_LISTEN when set "
+     "(a wildcard address means loopback)",
+     "\"" DEFAULT_URL "\""},
 };
 
 static void print_usage(FILE *out)
@@ -189,6 +204,7 @@ static int set_flag(struct options *o, const struct flag *f, const char *value)
         o->prefix = value;
     } else if (!strcmp(f->name, "url")) {
         o->url = value;
+        o->url_given = 1;
     } else if (!strcmp(f->name, "token-file")) {
         o->token_file = value;
     }
@@ -371,16 +387,99 @@ static int parse_url(struct target *t, const char *url, const char **why)
     return 0;
 }
 
+/* ------------------------------------------------------------ the server's variables */
+
+/*
+ * The stream's URL of a server listening on listen, written as packet_logs'
+ * --listen / PACKET_LOGS_LISTEN takes it (server/pl_config.c): "ADDR:PORT",
+ * "[IPV6]:PORT", ":PORT" or "*:PORT". A wildcard address is reached on
+ * loopback, so that `docker exec CONTAINER stream-json-logs` finds the server
+ * whatever address the container gave it. Returns 0, or -1 with *why set.
+ */
+static int url_of_listen(const char *listen, char *url, size_t cap, const char **why)
+{
+    char host[64];
+    const char *port;
+    size_t host_len;
+    *why = "expected ADDRESS:PORT or [IPV6]:PORT";
+    if (listen[0] == '[') {
+        const char *close = strchr(listen, ']');
+        if (!close || close[1] != ':')
+            return -1;
+        host_len = (size_t)(close - listen - 1);
+        if (host_len >= sizeof(host))
+            return -1;
+        memcpy(host, listen + 1, host_len);
+        port = close + 2;
+    } else {
+        const char *colon = strrchr(listen, ':');
+        if (!colon)
+            return -1;
+        host_len = (size_t)(colon - listen);
+        if (host_len >= sizeof(host))
+            return -1;
+        memcpy(host, listen, host_len);
+        port = colon + 1;
+    }
+    host[host_len] = '\0';
+    char *end;
+    errno = 0;
+    unsigned long port_number = strtoul(port, &end, 10);
+    if (port[0] < '0' || port[0] > '9' || *end || errno || port_number < 1 ||
+        port_number > 65535) {
+        *why = "the port must be a number from 1 to 65535";
+        return -1;
+    }
+    if (host_len == 0 || !strcmp(host, "*") || !strcmp(host, "0.0.0.0") ||
+        !strcmp(host, "localhost"))
+        strcpy(host, "127.0.0.1");
+    unsigned char addr[16];
+    int v6 = 0;
+    if (inet_pton(AF_INET6, host, addr) == 1) {
+        v6 = 1;
+        if (!strcmp(host, "::") || !memcmp(addr, (unsigned char[16]){0}, 16))
+            strcpy(host, "::1");
+    } else if (inet_pton(AF_INET, host, addr) != 1) {
+        *why = "the address must be an IPv4 or IPv6 address";
+        return -1;
+    }
+    int n = snprintf(url, cap, "ws://%s%s%s:%lu/packet_logs/stream", v6 ? "[" : "", host,
+                     v6 ? "]" : "", port_number);
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
 /* ------------------------------------------------------------ the token */
 
-/* Reads the token of path (surrounding white space dropped) into token: one
- * to TOKEN_MAX_LEN printable characters without spaces, as packet_logs'
- * own --token-file takes it. */
-static int read_token(const char *path, char *token, size_t cap)
+/* Checks a token (text, n bytes) and copies it into token (cap bytes): one to
+ * TOKEN_MAX_LEN printable characters without spaces, as packet_logs takes
+ * it. source names where it came from in the message. */
+static int take_token(const char *source, const char *text, size_t n, char *token, size_t cap)
+{
+    if (n == 0 || n > TOKEN_MAX_LEN || n >= cap) {
+        pl_log_error("%s: %s", source,
+                     n ? "the token is longer than 1024 bytes" : "the file holds no token");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c <= ' ' || c >= 0x7f) {
+            pl_log_error("%s: the token must be printable, without spaces", source);
+            return -1;
+        }
+    }
+    memcpy(token, text, n);
+    token[n] = '\0';
+    return 0;
+}
+
+/* Reads the token of path (surrounding white space dropped) into token, as
+ * packet_logs' own --token-file takes it; option names the flag or the
+ * variable that gave path, for the messages. */
+static int read_token(const char *option, const char *path, char *token, size_t cap)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        fprintf(stderr, "%s: -token-file %s: %s\n", PROGRAM, path, strerror(errno));
+        pl_log_error("%s %s: %s", option, path, strerror(errno));
         return -1;
     }
     char buf[TOKEN_MAX_LEN + 64];
@@ -390,7 +489,7 @@ static int read_token(const char *path, char *token, size_t cap)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            fprintf(stderr, "%s: -token-file %s: %s\n", PROGRAM, path, strerror(errno));
+            pl_log_error("%s %s: %s", option, path, strerror(errno));
             close(fd);
             return -1;
         }
@@ -404,23 +503,9 @@ static int read_token(const char *path, char *token, size_t cap)
         start++;
     while (len > start && strchr(" \t\r\n", buf[len - 1]) && buf[len - 1])
         len--;
-    size_t n = len - start;
-    if (n == 0 || n > TOKEN_MAX_LEN || n >= cap) {
-        fprintf(stderr, "%s: -token-file %s: %s\n", PROGRAM, path,
-                n ? "the token is longer than 1024 bytes" : "the file holds no token");
-        return -1;
-    }
-    for (size_t i = start; i < len; i++) {
-        unsigned char c = (unsigned char)buf[i];
-        if (c <= ' ' || c >= 0x7f) {
-            fprintf(stderr, "%s: -token-file %s: the token must be printable, without spaces\n",
-                    PROGRAM, path);
-            return -1;
-        }
-    }
-    memcpy(token, buf + start, n);
-    token[n] = '\0';
-    return 0;
+    char source[PATH_MAX + 64];
+    snprintf(source, sizeof(source), "%s %s", option, path);
+    return take_token(source, buf + start, len - start, token, cap);
 }
 
 /* Can token travel as the subprotocol bearer.TOKEN? Only RFC 7230 token
@@ -553,13 +638,13 @@ static int deliver(struct session *s, const char *m, size_t len, int binary)
         return 0; /* the time is up: nothing after it */
     if (binary) {
         if (!s->warned_binary)
-            fprintf(stderr, "%s: ignoring binary messages (the stream sends text)\n", PROGRAM);
+            pl_log_warning("ignoring binary messages (the stream sends text)");
         s->warned_binary = 1;
         return 0;
     }
     if (is_dropped_notice(m, len, &dropped)) {
-        fprintf(stderr, "%s: the server dropped %llu records: reading too slowly\n", PROGRAM,
-                dropped);
+        pl_log_warning("the server dropped %llu record%s: reading too slowly", dropped,
+                       pl_log_s(dropped));
         return 0;
     }
     if ((len && fwrite(m, 1, len, stdout) != len) || putc('\n', stdout) == EOF ||
@@ -748,42 +833,38 @@ static void explain_connect_failure(const struct target *t, char *why, size_t ca
         snprintf(why, cap, "%s", strerror(err));
 }
 
-/* The body of an HTTP error on one line: control characters become spaces. */
-static void print_body(const char *body, size_t len)
+/* The body of an HTTP error on one line into out (at least len + 1 bytes):
+ * control characters become spaces. */
+static void body_line(char *out, const char *body, size_t len)
 {
     while (len && strchr(" \t\r\n", body[len - 1]) && body[len - 1])
         len--;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)body[i];
-        fputc(c < ' ' || c == 0x7f ? ' ' : c, stderr);
+        out[i] = c < ' ' || c == 0x7f ? ' ' : (char)c;
     }
+    out[len] = '\0';
 }
 
 static int report(struct session *s, const struct options *o, const struct target *t, int timed_out)
 {
     if (s->failed) {
         if (s->error[0])
-            fprintf(stderr, "%s: %s\n", PROGRAM, s->error);
+            pl_log_error("%s", s->error);
         return EXIT_FAILED;
     }
     if (s->http_status && s->http_status != 101) {
-        fprintf(stderr, "%s: %s: the server refused the stream: HTTP %u", PROGRAM, o->url,
-                s->http_status);
-        if (s->http_body_len) {
-            fputs(": ", stderr);
-            print_body(s->http_body, s->http_body_len);
-            if (s->http_body_truncated)
-                fputs("...", stderr);
-        }
-        fputc('\n', stderr);
+        char body[ERROR_BODY_MAX + 1];
+        body_line(body, s->http_body, s->http_body_len);
+        pl_log_error("%s: the server refused the stream: HTTP %u%s%s%s", o->url, s->http_status,
+                     body[0] ? ": " : "", body, body[0] && s->http_body_truncated ? "..." : "");
         return EXIT_FAILED;
     }
     if (!s->was_open) {
         if (s->stopping && !timed_out)
-            fprintf(stderr, "%s: interrupted before the stream opened\n", PROGRAM);
+            pl_log_error("interrupted before the stream opened");
         else if (s->stopping)
-            fprintf(stderr, "%s: cannot connect to %s: no answer within %ld s\n", PROGRAM, o->url,
-                    o->timeout);
+            pl_log_error("cannot connect to %s: no answer within %ld s", o->url, o->timeout);
         else {
             char why[sizeof(s->error)];
             snprintf(why, sizeof(why), "%s", s->error[0] ? s->error : "unknown error");
@@ -791,22 +872,22 @@ static int report(struct session *s, const struct options *o, const struct targe
             if (!s->error[0] || !strcmp(s->error, "Unable to connect") ||
                 strstr(s->error, "getaddrinfo"))
                 explain_connect_failure(t, why, sizeof(why));
-            fprintf(stderr, "%s: cannot connect to %s: %s\n", PROGRAM, o->url, why);
+            pl_log_error("cannot connect to %s: %s", o->url, why);
         }
         return EXIT_FAILED;
     }
     if (!s->stopping && !s->close_code &&
         now_us() - s->last_heard >= (lws_usec_t)IDLE_HANGUP_S * LWS_USEC_PER_SEC) {
-        fprintf(stderr, "%s: no answer from the server for %d s (not even to a ping)\n", PROGRAM,
-                IDLE_HANGUP_S);
+        pl_log_error("no answer from the server for %d s (not even to a ping)", IDLE_HANGUP_S);
         return EXIT_FAILED;
     }
     if (!s->stopping) {
-        fprintf(stderr, "%s: the server closed the stream", PROGRAM);
+        char code[sizeof(s->close_reason) + 32] = "";
         if (s->close_code)
-            fprintf(stderr, " (%d%s%s)", s->close_code, s->close_reason[0] ? ": " : "",
-                    s->close_reason);
-        fprintf(stderr, "%s\n", o->timeout ? " before the time ran out" : "");
+            snprintf(code, sizeof(code), " (%d%s%s)", s->close_code,
+                     s->close_reason[0] ? ": " : "", s->close_reason);
+        pl_log_error("the server closed the stream%s%s", code,
+                     o->timeout ? " before the time ran out" : "");
         return EXIT_FAILED;
     }
     return EXIT_OK;
@@ -814,8 +895,7 @@ static int report(struct session *s, const struct options *o, const struct targe
 
 static void emit_lws_log(int level, const char *line)
 {
-    (void)level;
-    fprintf(stderr, "%s: libwebsockets: %s", PROGRAM, line);
+    pl_log(level & LLL_ERR ? PL_LOG_ERROR : PL_LOG_WARNING, "libwebsockets: %s", line);
 }
 
 /* ------------------------------------------------------------ main */
@@ -823,6 +903,7 @@ static void emit_lws_log(int level, const char *line)
 int main(int argc, char **argv)
 {
     lws_usec_t start = now_us();
+    pl_log_init(PROGRAM);
     struct options o;
     int rc = parse_options(&o, argc, argv);
     if (rc != 0)
@@ -830,26 +911,35 @@ int main(int argc, char **argv)
 
     struct target t;
     const char *why = NULL;
+    /* inside the server's container (docker exec), its own variables */
+    char listen_url[320];
+    const char *listen = getenv("PACKET_LOGS_LISTEN");
+    if (!o.url_given && listen && *listen) {
+        if (url_of_listen(listen, listen_url, sizeof(listen_url), &why) != 0) {
+            pl_log_error("PACKET_LOGS_LISTEN=%s: %s", listen, why);
+            return EXIT_USAGE;
+        }
+        o.url = listen_url;
+    }
     if (parse_url(&t, o.url, &why) != 0) {
-        fprintf(stderr, "%s: invalid value \"%s\" for flag -url: %s\n", PROGRAM, o.url, why);
+        pl_log_error("invalid value \"%s\" for flag -url: %s", o.url, why);
         return EXIT_USAGE;
     }
 #if !defined(LWS_WITH_TLS)
     if (t.tls) {
-        fprintf(stderr, "%s: %s: this build of libwebsockets has no TLS; use ws://\n", PROGRAM,
-                o.url);
+        pl_log_error("%s: this build of libwebsockets has no TLS; use ws://", o.url);
         return EXIT_USAGE;
     }
 #endif
     if ((o.prefix && add_query(&t, "prefix", o.prefix) != 0)) {
-        fprintf(stderr, "%s: the URL with -prefix is too long\n", PROGRAM);
+        pl_log_error("the URL with -prefix is too long");
         return EXIT_USAGE;
     }
     if (o.backlog >= 0) {
         char n[24];
         snprintf(n, sizeof(n), "%ld", o.backlog);
         if (add_query(&t, "backlog", n) != 0) {
-            fprintf(stderr, "%s: the URL with -backlog is too long\n", PROGRAM);
+            pl_log_error("the URL with -backlog is too long");
             return EXIT_USAGE;
         }
     }
@@ -857,16 +947,29 @@ int main(int argc, char **argv)
      * a token that cannot go there is the first message (api/pl_upgrade.h) */
     char offered[PROTOCOL_HEADER_MAX + 1] = PROTOCOL;
     struct session s = {.state = SESSION_CONNECTING};
+    /* the server's token from its variables only for the server's own URL:
+     * a -url elsewhere must not carry it away */
+    const char *env_token = o.url_given ? NULL : getenv("PACKET_LOGS_TOKEN");
+    const char *env_token_file = o.url_given ? NULL : getenv("PACKET_LOGS_TOKEN_FILE");
+    char token[TOKEN_MAX_LEN + 1] = "";
     if (o.token_file) {
-        char token[TOKEN_MAX_LEN + 1];
-        if (read_token(o.token_file, token, sizeof(token)) != 0)
+        if (read_token("-token-file", o.token_file, token, sizeof(token)) != 0)
             return EXIT_USAGE;
+    } else if (env_token && *env_token) {
+        /* packet_logs applies it after PACKET_LOGS_TOKEN_FILE: it wins there too */
+        if (take_token("PACKET_LOGS_TOKEN", env_token, strlen(env_token), token, sizeof(token)))
+            return EXIT_USAGE;
+    } else if (env_token_file && *env_token_file) {
+        if (read_token("PACKET_LOGS_TOKEN_FILE", env_token_file, token, sizeof(token)) != 0)
+            return EXIT_USAGE;
+    }
+    if (token[0]) {
         if (token_fits_protocol(token)) {
             /* fits: token_fits_protocol() measured it */
             memcpy(offered + strlen(offered), ", bearer.", sizeof(", bearer."));
             memcpy(offered + strlen(offered), token, strlen(token) + 1);
         } else if (!(s.auth = token_message(token, &s.auth_len))) {
-            fprintf(stderr, "%s: out of memory\n", PROGRAM);
+            pl_log_error("out of memory");
             return EXIT_FAILED;
         }
         memset(token, 0, sizeof(token));
@@ -896,7 +999,7 @@ int main(int argc, char **argv)
 #endif
     s.context = lws_create_context(&info);
     if (!s.context) {
-        fprintf(stderr, "%s: cannot start libwebsockets\n", PROGRAM);
+        pl_log_error("cannot start libwebsockets");
         free(s.auth);
         return EXIT_FAILED;
     }

@@ -89,3 +89,26 @@ def test_usage_errors_exit_2_and_help_exits_0():
     assert decode("--bogus", SAMPLE).returncode == 2
     r = decode("--help")
     assert r.returncode == 0 and "usage: packet_logs decode" in r.stdout
+
+
+def test_the_servers_help_lists_both_subcommands():
+    r = subprocess.run([BINARY, "--help"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    usage = r.stdout.split("\n\n", 1)[0]
+    assert "packet_logs decode [options] FILE.pcap" in usage, usage
+    assert "packet_logs healthcheck [options]" in usage, usage
+
+
+def test_healthcheck_without_a_server_exits_1_with_a_message():
+    """Nothing listens on the port: exit 1 and a line that says so."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # bound, not listening: connect() is refused
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PACKET_LOGS_")}
+        env["PACKET_LOGS_LISTEN"] = f"127.0.0.1:{port}"
+        r = subprocess.run([BINARY, "healthcheck"], capture_output=True, text=True, timeout=30,
+                           env=env)
+    assert r.returncode == 1
+    assert r.stderr.startswith(f"packet_logs healthcheck: cannot connect to 127.0.0.1 port {port}"), \
+        r.stderr

@@ -594,6 +594,7 @@ def test_client_limit_and_gauge(ns, client_file, start_server):
     assert server.metrics()["packet_logs_stream_clients"] == 1
     status, headers, body = raw_upgrade(server, "/packet_logs/stream")
     assert status == 503 and json.loads(body)["error"]
+    assert "its maximum of 1 client;" in json.loads(body)["error"]  # "1 client", not "1 clients"
     assert first.expect("idle", 10)
     first.expect("closed")
     first.finish()

@@ -201,7 +201,8 @@ def _binary_present():
 
 def run(*args, timeout=20, input=None):
     """Runs stream-json-logs to its end: (status, stdout, stderr, seconds)."""
-    env = dict(os.environ)
+    # the server's variables would change the defaults (tested at the end)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PACKET_LOGS_")}
     env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
     env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
     t0 = time.monotonic()
@@ -302,7 +303,7 @@ def test_dropped_notice_goes_to_stderr_not_stdout(stream_server):
     rc, out, err, _ = run("-timeout", 2, "-url", srv.url)
     assert rc == 0, err
     assert out == "".join(m + "\n" for m in messages)
-    assert "stream-json-logs: the server dropped 17 records: reading too slowly" in err
+    assert "stream-json-logs: warning: the server dropped 17 records: reading too slowly" in err
 
 
 def test_fragmented_and_large_messages_are_reassembled(stream_server):
@@ -552,3 +553,131 @@ def test_wss_with_the_ca_of_ssl_cert_file(stream_server, tmp_path):
     rc, out, err, _ = run("-timeout", 2, "-url", srv.url)  # the system's CAs do not know it
     assert rc == 1 and out == ""
     assert "cannot connect to " + srv.url in err, err
+
+
+# --------------------------------------------------------------- the server's variables
+#
+# `docker exec CONTAINER stream-json-logs` runs with the container's
+# environment: the same PACKET_LOGS_LISTEN / PACKET_LOGS_TOKEN_FILE /
+# PACKET_LOGS_TOKEN that started packet_logs. Against the real server in the
+# router namespace, started by those variables alone.
+
+from conftest import WAN_ROUTER4  # noqa: E402
+from conftest import free_port as free_port_in  # noqa: E402
+
+
+def clean_env(extra):
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("PACKET_LOGS_") and k != "WANIF"}
+    env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+    env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
+    env.update(extra)
+    return env
+
+
+def run_in(ns, args, env, timeout=20):
+    res = subprocess.run(["ip", "netns", "exec", ns, str(BINARY), *map(str, args)],
+                         capture_output=True, text=True, timeout=timeout, env=env,
+                         stdin=subprocess.DEVNULL)
+    assert not SANITIZER_REPORT.search(res.stderr), f"sanitizer report:\n{res.stderr}"
+    return res.returncode, res.stdout, res.stderr
+
+
+@pytest.fixture
+def env_server(net, traffic, tmp_path, start_server):
+    """env_server(host, token_var) -> (server, its variables, a logged
+    record's source port): packet_logs started by PACKET_LOGS_LISTEN=host:port
+    and a token from token_var, one wan:in record made."""
+    def start(host, token_var="PACKET_LOGS_TOKEN_FILE"):
+        token = "t0ken-" + os.urandom(6).hex()
+        token_file = tmp_path / "token"
+        token_file.write_text(token + "\n")
+        port = free_port_in(net.router)
+        listen = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        env = {"PACKET_LOGS_LISTEN": listen,
+               token_var: str(token_file) if token_var.endswith("_FILE") else token}
+        client_host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+        s = start_server(net.router, env=env, host=client_host, port=port, token=token,
+                         listen=False)
+        sport = 40000 + os.getpid() % 20000
+        traffic.udp(net.wan, WAN_ROUTER4, 5400, sport=sport)
+        s.wait_records([("prefix", "wan:in"), ("sport", sport)], lambda r: len(r) == 1)
+        return s, env, sport
+    return start
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::"])
+def test_the_servers_variables_give_the_url_and_the_token(net, env_server, host):
+    """A wildcard listen address is reached on loopback; the token file's
+    token is offered: no flag needed, as in `docker exec CONTAINER
+    stream-json-logs`."""
+    server, env, sport = env_server(host)
+    rc, out, err = run_in(net.router, ["-timeout", 2, "-prefix", "wan:in", "-backlog", 50],
+                          clean_env(env))
+    assert rc == 0, err
+    assert err == "", err
+    records = [json.loads(line) for line in out.splitlines()]
+    assert any(r.get("UDP", {}).get("SrcPort") == sport for r in records), out
+
+
+def test_the_servers_token_variable_is_read_too(net, env_server):
+    server, env, sport = env_server("0.0.0.0", token_var="PACKET_LOGS_TOKEN")
+    rc, out, err = run_in(net.router, ["-timeout", 2, "-prefix", "wan:in", "-backlog", 50],
+                          clean_env(env))
+    assert rc == 0 and err == "", err
+    assert any(json.loads(line).get("UDP", {}).get("SrcPort") == sport
+               for line in out.splitlines()), out
+
+
+def test_flags_win_and_an_explicit_url_gets_no_token_from_the_variables(net, env_server,
+                                                                        tmp_path):
+    server, env, sport = env_server("0.0.0.0")
+    url = f"ws://127.0.0.1:{server.port}/packet_logs/stream"
+    # -url: the variables' token stays home; the server holds a client without
+    # one until its first message brings the token, so -backlog gives nothing
+    rc, out, err = run_in(net.router, ["-timeout", 2, "-url", url, "-backlog", 50],
+                          clean_env(env))
+    assert rc == 0 and out == "", (out, err)
+    # -url and -token-file: both from the flags
+    rc, out, err = run_in(net.router, ["-timeout", 2, "-url", url, "-token-file",
+                                       env["PACKET_LOGS_TOKEN_FILE"], "-backlog", 50],
+                          clean_env(env))
+    assert rc == 0 and err == "", err
+    assert any(json.loads(line).get("UDP", {}).get("SrcPort") == sport
+               for line in out.splitlines()), out
+    # -token-file wins over the variable's file
+    wrong = tmp_path / "wrong"
+    wrong.write_text("not-the-token\n")
+    rc, out, err = run_in(net.router, ["-timeout", 2, "-token-file", wrong], clean_env(env))
+    assert rc == 1 and "HTTP 401" in err, err
+    # -url wins over PACKET_LOGS_LISTEN: a port where nothing listens
+    dead = f"ws://127.0.0.1:{free_port_in(net.router)}/packet_logs/stream"
+    rc, out, err = run_in(net.router, ["-timeout", 2, "-url", dead], clean_env(env))
+    assert rc == 1 and f"cannot connect to {dead}" in err, err
+
+
+@pytest.mark.parametrize("listen, why", [
+    ("8080", "expected ADDRESS:PORT"),
+    ("127.0.0.1:0", "the port must be a number from 1 to 65535"),
+    ("127.0.0.1:http", "the port must be a number from 1 to 65535"),
+    ("router.lan:8080", "must be an IPv4 or IPv6 address"),
+    ("[::1:8080", "expected ADDRESS:PORT"),
+])
+def test_a_bad_listen_variable_stops_with_its_name(listen, why):
+    res = subprocess.run([str(BINARY), "-timeout", "1"], capture_output=True, text=True,
+                         timeout=20, env=clean_env({"PACKET_LOGS_LISTEN": listen}))
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.startswith(f"stream-json-logs: PACKET_LOGS_LISTEN={listen}: "), res.stderr
+    assert why in res.stderr, res.stderr
+
+
+def test_a_bad_token_variable_stops_with_its_name(tmp_path):
+    missing = tmp_path / "nope"
+    res = subprocess.run([str(BINARY), "-timeout", "1"], capture_output=True, text=True,
+                         timeout=20, env=clean_env({"PACKET_LOGS_TOKEN_FILE": str(missing)}))
+    assert res.returncode == 2, res.stderr
+    assert f"PACKET_LOGS_TOKEN_FILE {missing}: No such file" in res.stderr, res.stderr
+    res = subprocess.run([str(BINARY), "-timeout", "1"], capture_output=True, text=True,
+                         timeout=20, env=clean_env({"PACKET_LOGS_TOKEN": "has space"}))
+    assert res.returncode == 2, res.stderr
+    assert "PACKET_LOGS_TOKEN: the token must be printable" in res.stderr, res.stderr
