@@ -28,6 +28,7 @@
 #include "pl_history.h"
 #include "pl_http.h"
 #include "pl_ifnames.h"
+#include "pl_ingest.h"
 #include "pl_json.h"
 #include "pl_log.h"
 #include "pl_nflog.h"
@@ -54,119 +55,25 @@ struct server {
     struct pl_stream *stream;
     struct pl_dispatch *dispatch; /* under dispatch_lock once started */
     pthread_mutex_t dispatch_lock;
-    struct pl_json json;     /* the NFLOG thread's encoding buffer */
-    uint64_t seq;
+    struct pl_ingest *ingest; /* the NFLOG thread's: packet to record */
     int stop_fd;
     pthread_t nflog_thread;
-    int64_t now_sec;         /* receipt time of the packet being handled */
     struct timespec started; /* CLOCK_REALTIME at start: process_start_time_seconds */
-    _Atomic uint64_t records;
-    _Atomic uint64_t decode_errors;
-    _Atomic uint64_t oom_drops;
-    _Atomic uint64_t own_skipped;
     int64_t last_drop_log;
     uint64_t drops_logged;
     uint64_t parse_errors_logged;
-    _Atomic uint64_t dns_entries; /* pl_domains is the NFLOG thread's: a copy for /metrics */
 };
 
-static void realtime(int64_t *sec, uint32_t *nsec)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    *sec = ts.tv_sec;
-    *nsec = (uint32_t)ts.tv_nsec;
-}
-
-static void learn_answer(void *ctx, const char *name, size_t name_len, const uint8_t *addr,
-                         size_t addr_len, uint32_t ttl)
+/* The ingest path's records: into the history (the stream's queue too),
+ * counted per prefix, and the stream woken. */
+static void on_record(void *ctx, struct pl_record *rec)
 {
     struct server *s = ctx;
-    pl_domains_learn(s->domains, addr, addr_len, name, name_len, ttl, s->now_sec);
-    atomic_store_explicit(&s->dns_entries, pl_domains_count(s->domains), memory_order_relaxed);
-}
-
-static void on_packet(void *ctx, const struct pl_nflog_packet *np)
-{
-    struct server *s = ctx;
-    /* inet rules log IP only; a bridge rule also logs ARP and the like */
-    int ip = np->hw_protocol == 0 || np->hw_protocol == 0x0800 || np->hw_protocol == 0x86dd;
-    /* First, before any work: our own viewers' segments would feed a loop */
-    if (ip && s->own &&
-        pl_own_match(s->own, np->payload, np->payload_len, np->indev || np->physindev,
-                     np->outdev || np->physoutdev)) {
-        atomic_fetch_add_explicit(&s->own_skipped, 1, memory_order_relaxed);
-        return;
-    }
-    struct pl_meta meta = {0};
-    char indev[PL_IFNAMES_NAME_MAX], outdev[PL_IFNAMES_NAME_MAX];
-    pl_ifnames_get(s->ifnames, np->indev ? np->indev : np->physindev, indev);
-    pl_ifnames_get(s->ifnames, np->outdev ? np->outdev : np->physoutdev, outdev);
-    meta.prefix = np->prefix;
-    meta.action = np->action;
-    meta.indev = indev;
-    meta.outdev = outdev;
-    meta.has_hwtype = np->has_hwtype;
-    meta.hwtype = np->hwtype;
-    meta.hwheader = np->hwheader;
-    meta.hwheader_len = np->hwheader_len;
-    meta.snaplen = s->cfg->nflog.copy_range ? s->cfg->nflog.copy_range : 0xffff;
-    int64_t now_sec;
-    uint32_t now_nsec;
-    realtime(&now_sec, &now_nsec);
-    s->now_sec = now_sec;
-    if (np->has_timestamp) {
-        meta.ts_sec = np->ts_sec;
-        meta.ts_nsec = np->ts_nsec;
-    } else {
-        meta.ts_sec = now_sec;
-        meta.ts_nsec = now_nsec;
-    }
-
-    struct pl_packet pkt;
-    int rc = ip ? pl_packet_decode(&pkt, np->payload, np->payload_len)
-                : pl_packet_not_ip(&pkt, np->payload, np->payload_len, np->hw_protocol);
-    if (rc < 0)
-        atomic_fetch_add_explicit(&s->decode_errors, 1, memory_order_relaxed);
-    const struct pl_span *dns = &pkt.layer[PL_LAYER_DNS];
-    if (dns->present)
-        pl_dns_answers(pkt.data + dns->off, dns->len, learn_answer, s);
-    char domain_src[PL_DOMAINS_NAME_MAX] = "", domain_dst[PL_DOMAINS_NAME_MAX] = "";
-    size_t alen = pkt.summary.family == 4 ? 4 : pkt.summary.family == 6 ? 16 : 0;
-    if (alen) {
-        pl_domains_lookup(s->domains, pkt.summary.src, alen, now_sec, domain_src,
-                          sizeof(domain_src));
-        pl_domains_lookup(s->domains, pkt.summary.dst, alen, now_sec, domain_dst,
-                          sizeof(domain_dst));
-    }
-    pl_json_reset(&s->json);
-    uint64_t seq = s->seq + 1;
-    pl_packet_write_record(&s->json, &pkt, &meta, seq, domain_src, domain_dst);
-    struct pl_record *rec =
-        pl_json_failed(&s->json) ? NULL : pl_record_new(s->json.buf, s->json.len);
-    if (!rec) {
-        /* counted and visible in /metrics; the next packet may fit */
-        atomic_fetch_add_explicit(&s->oom_drops, 1, memory_order_relaxed);
-        pl_json_fini(&s->json);
-        pl_json_init(&s->json);
-        return;
-    }
-    s->seq = seq;
-    rec->seq = seq;
-    rec->ts_sec = meta.ts_sec;
-    rec->ts_nsec = meta.ts_nsec;
-    rec->summary = pkt.summary;
-    snprintf(rec->prefix, sizeof(rec->prefix), "%s", np->prefix ? np->prefix : "");
-    snprintf(rec->action, sizeof(rec->action), "%s", np->action ? np->action : "");
-    snprintf(rec->indev, sizeof(rec->indev), "%s", indev);
-    snprintf(rec->outdev, sizeof(rec->outdev), "%s", outdev);
     pl_prefixes_count(s->prefixes, rec->prefix, rec->action, rec->ts_sec, rec->ts_nsec);
     pl_history_push(s->history, rec);
     pl_stream_notify(s->stream);
-    atomic_fetch_add_explicit(&s->records, 1, memory_order_relaxed);
 }
 
-/* Kernel drops are logged at most every 10 s, with the count since. */
 /* Kernel drops and unparsable messages are logged at most every 10 s,
  * with the counts since the last report (the totals are in /metrics). */
 static void log_drops(struct server *s)
@@ -222,7 +129,7 @@ static void *nflog_main(void *arg)
                 pl_log_warning("reading this host's addresses: %s", strerror(-rc));
         }
         if (fds[0].revents) {
-            int rc = pl_nflog_receive(s->nflog, on_packet, s);
+            int rc = pl_nflog_receive(s->nflog, pl_ingest_packet, s->ingest);
             if (rc < 0 && rc != -EAGAIN && rc != -EINTR && rc != -ENOBUFS)
                 pl_log_error("NFLOG: %s", strerror(-rc));
         }
@@ -261,9 +168,10 @@ static void write_metrics(void *ctx, struct pl_json *out)
                      PL_VERSION, (long long)s->started.tv_sec, s->started.tv_nsec / 1000000);
     if (n > 0 && (size_t)n < sizeof(text))
         pl_json_raw(out, text, (size_t)n);
+    struct pl_ingest_stats in;
+    pl_ingest_stats(s->ingest, &in);
     metric(out, "packet_logs_records_received_total", "counter",
-           "Records made from NFLOG packets since start.",
-           atomic_load_explicit(&s->records, memory_order_relaxed));
+           "Records made from NFLOG packets since start.", in.records);
     pl_prefixes_write_metrics(s->prefixes, out);
     metric(out, "packet_logs_kernel_drops_total", "counter",
            "Times the kernel dropped NFLOG messages for us (ENOBUFS).", st.kernel_drops);
@@ -275,14 +183,14 @@ static void write_metrics(void *ctx, struct pl_json *out)
            "NFLOG messages or attributes that did not parse.", st.parse_errors);
     metric(out, "packet_logs_decode_errors_total", "counter",
            "Records whose packet did not decode to the end (they carry Error).",
-           atomic_load_explicit(&s->decode_errors, memory_order_relaxed));
+           in.decode_errors);
     metric(out, "packet_logs_out_of_memory_drops_total", "counter",
            "Packets lost because a record could not be allocated.",
-           atomic_load_explicit(&s->oom_drops, memory_order_relaxed));
+           in.oom_drops);
     metric(out, "packet_logs_own_traffic_skipped_total", "counter",
            "Packets of packet_logs' own connections (its listen port on this host) not "
            "logged (--log-own-traffic keeps them).",
-           atomic_load_explicit(&s->own_skipped, memory_order_relaxed));
+           in.own_skipped);
     metric(out, "packet_logs_stream_clients", "gauge", "WebSocket stream clients connected.",
            s->stream ? pl_stream_clients(s->stream) : 0);
     metric(out, "packet_logs_stream_dropped_total", "counter",
@@ -302,7 +210,7 @@ static void write_metrics(void *ctx, struct pl_json *out)
            s->stream ? pl_stream_unauthed(s->stream) : 0);
     metric(out, "packet_logs_dns_cache_entries", "gauge",
            "Addresses remembered from DNS answers.",
-           atomic_load_explicit(&s->dns_entries, memory_order_relaxed));
+           in.dns_entries);
 }
 
 static int to_http(void *ctx, int fd, const struct sockaddr *addr, socklen_t len)
@@ -359,7 +267,6 @@ int pl_server_run(const struct pl_config *cfg)
     pthread_mutex_init(&s.dispatch_lock, NULL);
     char err[512] = "";
     int status = 1, rules_installed = 0, thread_started = 0;
-    pl_json_init(&s.json);
     pl_log_set_quiet(cfg->quiet);
     clock_gettime(CLOCK_REALTIME, &s.started);
 
@@ -385,6 +292,26 @@ int pl_server_run(const struct pl_config *cfg)
     }
     if (pl_nflog_open(&s.nflog, &cfg->nflog, err, sizeof(err)) < 0) {
         pl_log_error("NFLOG: %s", err);
+        goto out;
+    }
+    /* the port is the one asked for (--listen takes no 0), so own traffic
+     * is known before the first packet */
+    if (!cfg->log_own_traffic &&
+        pl_own_open(&s.own, cfg->listen_host, cfg->listen_port, err, sizeof(err)) < 0) {
+        pl_log_error("own traffic: %s", err);
+        goto out;
+    }
+    struct pl_ingest_config ingest = {
+        .ifnames = s.ifnames,
+        .domains = s.domains,
+        .own = s.own,
+        .snaplen = cfg->nflog.copy_range,
+        .emit = on_record,
+        .emit_ctx = &s,
+    };
+    s.ingest = pl_ingest_new(&ingest);
+    if (!s.ingest) {
+        pl_log_error("out of memory");
         goto out;
     }
     if (pl_nflog_rcvbuf(s.nflog) < cfg->nflog.rcvbuf)
@@ -440,11 +367,6 @@ int pl_server_run(const struct pl_config *cfg)
     pthread_mutex_lock(&s.dispatch_lock);
     s.dispatch = d;
     pthread_mutex_unlock(&s.dispatch_lock);
-    if (!cfg->log_own_traffic &&
-        pl_own_open(&s.own, cfg->listen_host, pl_dispatch_port(d), err, sizeof(err)) < 0) {
-        pl_log_error("own traffic: %s", err);
-        goto out;
-    }
     if (pthread_create(&s.nflog_thread, NULL, nflog_main, &s) != 0) {
         pl_log_error("cannot start the NFLOG thread");
         goto out;
@@ -507,12 +429,12 @@ out:
     pl_http_stop(s.http); /* before the stream: /metrics reads its counters */
     pl_stream_stop(s.stream);
     pl_nflog_close(s.nflog);
+    pl_ingest_free(s.ingest);
     pl_own_close(s.own);
     pl_ifnames_close(s.ifnames);
     pl_domains_free(s.domains);
     pl_prefixes_free(s.prefixes);
     pl_history_free(s.history);
-    pl_json_fini(&s.json);
     if (s.stop_fd >= 0)
         close(s.stop_fd);
     pthread_mutex_destroy(&s.dispatch_lock);

@@ -29,10 +29,9 @@ static struct pl_record *record(uint64_t seq)
 {
     char json[64];
     int n = snprintf(json, sizeof(json), "{\"Seq\":%llu}", (unsigned long long)seq);
-    struct pl_record *rec = pl_record_new(json, (size_t)n);
+    struct pl_record_meta meta = {.seq = seq, .prefix = seq % 2 ? "lan:in " : "wan:in "};
+    struct pl_record *rec = pl_record_new(&meta, json, (size_t)n);
     assert_non_null(rec);
-    rec->seq = seq;
-    snprintf(rec->prefix, sizeof(rec->prefix), "%s", seq % 2 ? "lan:in " : "wan:in ");
     return rec;
 }
 

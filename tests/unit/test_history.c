@@ -30,9 +30,9 @@ static struct pl_record *record(uint64_t seq, size_t pad)
         memset(json + len, ' ', pad - len);
         len = pad;
     }
-    struct pl_record *rec = pl_record_new(json, len);
+    struct pl_record_meta meta = {.seq = seq};
+    struct pl_record *rec = pl_record_new(&meta, json, len);
     assert_non_null(rec);
-    rec->seq = seq;
     return rec;
 }
 
@@ -63,7 +63,7 @@ static void check_json_names_seq(const struct pl_record *rec)
 static void test_record_new(void **state)
 {
     (void)state;
-    struct pl_record *rec = pl_record_new("{\"a\":1}", 7);
+    struct pl_record *rec = pl_record_new(NULL, "{\"a\":1}", 7);
     assert_non_null(rec);
     assert_int_equal(refs(rec), 1);
     assert_int_equal(rec->json_len, 7);
@@ -78,13 +78,40 @@ static void test_record_new(void **state)
     pl_record_unref(NULL);
 
     /* Empty JSON (and a NULL pointer with it) is still a valid record. */
-    rec = pl_record_new(NULL, 0);
+    rec = pl_record_new(NULL, NULL, 0);
     assert_non_null(rec);
     assert_string_equal(rec->json, "");
     pl_record_unref(rec);
 
     /* A length no allocation can hold. */
-    assert_null(pl_record_new("x", SIZE_MAX - 2));
+    assert_null(pl_record_new(NULL, "x", SIZE_MAX - 2));
+
+    /* Complete from birth: every field given, strings cut to their fields,
+     * NULL ones empty. */
+    char long_prefix[200];
+    memset(long_prefix, 'p', sizeof(long_prefix) - 1);
+    long_prefix[sizeof(long_prefix) - 1] = '\0';
+    struct pl_record_meta meta = {
+        .seq = 42,
+        .ts_sec = 1700000000,
+        .ts_nsec = 5,
+        .summary = {.family = 4, .proto = 17},
+        .prefix = long_prefix,
+        .action = "blocked",
+        .indev = "eth0",
+        .outdev = NULL,
+    };
+    rec = pl_record_new(&meta, "{}", 2);
+    assert_non_null(rec);
+    assert_int_equal(rec->seq, 42);
+    assert_int_equal(rec->ts_sec, 1700000000);
+    assert_int_equal(rec->ts_nsec, 5);
+    assert_int_equal(rec->summary.proto, 17);
+    assert_int_equal(strlen(rec->prefix), sizeof(rec->prefix) - 1);
+    assert_string_equal(rec->action, "blocked");
+    assert_string_equal(rec->indev, "eth0");
+    assert_string_equal(rec->outdev, "");
+    pl_record_unref(rec);
 }
 
 static void test_new_bad_bounds(void **state)

@@ -636,15 +636,17 @@ static void test_repeats(void **state)
 /* The record the cases start from: a DNS answer to a LAN client. */
 static struct pl_record *base_record(void)
 {
-    struct pl_record *rec = pl_record_new("{}", 2);
+    struct pl_record_meta meta = {
+        .seq = 1,
+        .ts_sec = 1714564800,
+        .ts_nsec = 500,
+        .prefix = "lan:in ",
+        .action = "allowed",
+        .indev = "eth0",
+        .outdev = "",
+    };
+    struct pl_record *rec = pl_record_new(&meta, "{}", 2);
     assert_non_null(rec);
-    rec->seq = 1;
-    rec->ts_sec = 1714564800;
-    rec->ts_nsec = 500;
-    snprintf(rec->prefix, sizeof(rec->prefix), "lan:in ");
-    snprintf(rec->action, sizeof(rec->action), "allowed");
-    snprintf(rec->indev, sizeof(rec->indev), "eth0");
-    snprintf(rec->outdev, sizeof(rec->outdev), "%s", "");
     rec->summary.family = 4;
     rec->summary.proto = 17;
     rec->summary.has_ports = 1;

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,7 +37,13 @@ struct pl_history {
     uint64_t evictions;
 };
 
-struct pl_record *pl_record_new(const char *json, size_t json_len)
+static void copy_field(char *field, size_t size, const char *text)
+{
+    snprintf(field, size, "%s", text ? text : "");
+}
+
+struct pl_record *pl_record_new(const struct pl_record_meta *meta, const char *json,
+                                size_t json_len)
 {
     if (json_len > SIZE_MAX - sizeof(struct pl_record) - 1)
         return NULL;
@@ -44,6 +51,16 @@ struct pl_record *pl_record_new(const char *json, size_t json_len)
     if (!rec)
         return NULL;
     memset(rec, 0, sizeof(*rec));
+    if (meta) {
+        rec->seq = meta->seq;
+        rec->ts_sec = meta->ts_sec;
+        rec->ts_nsec = meta->ts_nsec;
+        rec->summary = meta->summary;
+        copy_field(rec->prefix, sizeof(rec->prefix), meta->prefix);
+        copy_field(rec->action, sizeof(rec->action), meta->action);
+        copy_field(rec->indev, sizeof(rec->indev), meta->indev);
+        copy_field(rec->outdev, sizeof(rec->outdev), meta->outdev);
+    }
     if (json_len)
         memcpy(rec->json, json, json_len);
     rec->json[json_len] = '\0';

@@ -36,10 +36,24 @@ struct pl_record {
     char json[];       /* NUL-terminated JSON object */
 };
 
-/* Allocates a record with room for json_len bytes of JSON (copied from
- * json) and one reference, owned by the caller. Strings are truncated to
- * their fields. Returns NULL when out of memory. */
-struct pl_record *pl_record_new(const char *json, size_t json_len);
+/* What a record holds besides its JSON, given when it is made: a record is
+ * complete from birth and never changes. NULL strings are "". */
+struct pl_record_meta {
+    uint64_t seq;
+    int64_t ts_sec;
+    uint32_t ts_nsec;
+    struct pl_summary summary;
+    const char *prefix;
+    const char *action;
+    const char *indev;
+    const char *outdev;
+};
+
+/* Allocates a record of meta (NULL: all zero) with json_len bytes of JSON
+ * (copied from json) and one reference, owned by the caller. Strings are
+ * cut to their fields. Returns NULL when out of memory. */
+struct pl_record *pl_record_new(const struct pl_record_meta *meta, const char *json,
+                                size_t json_len);
 /* Takes one more reference. */
 void pl_record_ref(struct pl_record *rec);
 /* Drops one reference; the record is freed with the last. NULL is fine. */
