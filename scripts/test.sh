@@ -43,27 +43,33 @@ cmake --build build-asan -j "$jobs"
 PACKET_LOGS_BINARY=$here/build-asan/packet_logs STREAM_JSON_LOGS=$here/build-asan/tools/stream-json-logs \
   ASAN_OPTIONS=detect_leaks=1 /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
 
-step "fuzzing the decoder for ${fuzz_seconds}s"
+# fuzz TARGET MAX_LEN CORPUS [SEEDS...]: a libFuzzer run of fuzz_seconds;
+# a crash stops the tests with the finding's path
+fuzz() {
+  target=$1 max_len=$2 corpus=$3
+  shift 3
+  cmake --build build-fuzz -j "$jobs" --target "$target"
+  mkdir -p "$corpus" build-fuzz/findings
+  build-fuzz/"$target" -max_total_time="$fuzz_seconds" -max_len="$max_len" -timeout=10 \
+    -artifact_prefix=build-fuzz/findings/ -print_final_stats=1 \
+    "$corpus" "$@" 2>build-fuzz/"$target".log || {
+    tail -40 build-fuzz/"$target".log
+    echo "fuzzing $target found a crash: see build-fuzz/findings" >&2; exit 1; }
+  grep -E '^stat::number_of_executed_units|^Done' build-fuzz/"$target".log || true
+}
 CC=clang cmake -S . -B build-fuzz -DPL_FUZZ=ON -DPL_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
-cmake --build build-fuzz -j "$jobs" --target fuzz_decoder
-corpus=build-fuzz/corpus
-[ -d "$corpus" ] || /usr/bin/python3 tests/fuzz/make_corpus.py "$corpus_dir/pcap" "$corpus"
-mkdir -p build-fuzz/findings
-build-fuzz/fuzz_decoder -max_total_time="$fuzz_seconds" -max_len=9000 -timeout=10 \
-  -artifact_prefix=build-fuzz/findings/ -print_final_stats=1 \
-  "$corpus" tests/fuzz/regression 2>build-fuzz/fuzz.log || {
-  tail -40 build-fuzz/fuzz.log; echo "fuzzing found a crash: see build-fuzz/findings" >&2; exit 1; }
-grep -E '^stat::number_of_executed_units|^Done' build-fuzz/fuzz.log || true
+
+step "fuzzing the decoder (packets, NFLOG capture frames) for ${fuzz_seconds}s"
+[ -d build-fuzz/corpus ] ||
+  /usr/bin/python3 tests/fuzz/make_corpus.py "$corpus_dir/pcap" build-fuzz/corpus
+fuzz fuzz_decoder 9000 build-fuzz/corpus tests/fuzz/regression
 
 step "fuzzing the stream's gate (request heads, query strings) for ${fuzz_seconds}s"
-cmake --build build-fuzz -j "$jobs" --target fuzz_upgrade
-mkdir -p build-fuzz/corpus-upgrade
-build-fuzz/fuzz_upgrade -max_total_time="$fuzz_seconds" -max_len=4096 -timeout=10 \
-  -artifact_prefix=build-fuzz/findings/ -print_final_stats=1 \
-  build-fuzz/corpus-upgrade tests/fuzz/upgrade_seeds 2>build-fuzz/fuzz-upgrade.log || {
-  tail -40 build-fuzz/fuzz-upgrade.log; echo "fuzzing found a crash: see build-fuzz/findings" >&2; exit 1; }
-grep -E '^stat::number_of_executed_units|^Done' build-fuzz/fuzz-upgrade.log || true
-echo "fuzz: 2 passed, 0 failed"
+fuzz fuzz_upgrade 4096 build-fuzz/corpus-upgrade tests/fuzz/upgrade_seeds
+
+step "fuzzing the dispatcher's check of request heads for ${fuzz_seconds}s"
+fuzz fuzz_dispatch 20000 build-fuzz/corpus-dispatch tests/fuzz/dispatch_seeds
+echo "fuzz: 3 passed, 0 failed"
 
 step "the Debian package: cpack, dpkg -i, the installed binary and unit, dpkg --purge"
 JOBS=$jobs tests/install/test_deb.sh
