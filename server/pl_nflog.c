@@ -20,6 +20,7 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,10 +71,10 @@ struct pl_nflog {
     int delivered;         /* the callback ran for it */
     int msg_error;         /* something in it did not parse */
 
-    uint64_t packets; /* atomics: read by pl_nflog_stats from any thread */
-    uint64_t kernel_drops;
-    uint64_t kernel_lost;
-    uint64_t parse_errors;
+    _Atomic uint64_t packets; /* read by pl_nflog_stats from any thread */
+    _Atomic uint64_t kernel_drops;
+    _Atomic uint64_t kernel_lost;
+    _Atomic uint64_t parse_errors;
 
     _Alignas(8) unsigned char buf[RECV_BUF_SIZE];
 };
@@ -91,9 +92,9 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-static void bump(uint64_t *counter)
+static void bump(_Atomic uint64_t *counter)
 {
-    __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
+    atomic_fetch_add_explicit(counter, 1, memory_order_relaxed);
 }
 
 /* libnfnetlink leaves errno as the kernel's answer, but some of its
@@ -503,7 +504,7 @@ static int on_packet(struct nflog_g_handle *gh, struct nfgenmsg *nfmsg, struct n
         /* modulo 2^32; a step back (the group was rebound) is no loss */
         uint32_t gap = seq - slot->next_seq;
         if (slot->have_seq && gap && gap < 0x80000000u)
-            __atomic_fetch_add(&n->kernel_lost, (uint64_t)gap, __ATOMIC_RELAXED);
+            atomic_fetch_add_explicit(&n->kernel_lost, (uint64_t)gap, memory_order_relaxed);
         slot->next_seq = seq + 1;
         slot->have_seq = 1;
     }
@@ -539,7 +540,7 @@ static void handle_message(struct pl_nflog *n, const struct nlmsghdr *nlh)
 /* Returns the packets delivered from one datagram of len bytes in n->buf. */
 static int handle_datagram(struct pl_nflog *n, size_t len)
 {
-    uint64_t before = __atomic_load_n(&n->packets, __ATOMIC_RELAXED);
+    uint64_t before = atomic_load_explicit(&n->packets, memory_order_relaxed);
     const unsigned char *p = n->buf;
     size_t rem = len;
 
@@ -556,7 +557,7 @@ static int handle_datagram(struct pl_nflog *n, size_t len)
         p += step;
         rem -= step;
     }
-    return (int)(__atomic_load_n(&n->packets, __ATOMIC_RELAXED) - before);
+    return (int)(atomic_load_explicit(&n->packets, memory_order_relaxed) - before);
 }
 
 int pl_nflog_receive(struct pl_nflog *n, pl_nflog_fn fn, void *ctx)
@@ -600,10 +601,10 @@ int pl_nflog_receive(struct pl_nflog *n, pl_nflog_fn fn, void *ctx)
 
 void pl_nflog_stats(const struct pl_nflog *n, struct pl_nflog_stats *stats)
 {
-    stats->packets = __atomic_load_n(&n->packets, __ATOMIC_RELAXED);
-    stats->kernel_drops = __atomic_load_n(&n->kernel_drops, __ATOMIC_RELAXED);
-    stats->kernel_lost = __atomic_load_n(&n->kernel_lost, __ATOMIC_RELAXED);
-    stats->parse_errors = __atomic_load_n(&n->parse_errors, __ATOMIC_RELAXED);
+    stats->packets = atomic_load_explicit(&n->packets, memory_order_relaxed);
+    stats->kernel_drops = atomic_load_explicit(&n->kernel_drops, memory_order_relaxed);
+    stats->kernel_lost = atomic_load_explicit(&n->kernel_lost, memory_order_relaxed);
+    stats->parse_errors = atomic_load_explicit(&n->parse_errors, memory_order_relaxed);
 }
 
 /* Throws away what is queued, so that the acks of the unbinds find room. */

@@ -65,7 +65,7 @@ struct pl_record *pl_record_new(const struct pl_record_meta *meta, const char *j
         memcpy(rec->json, json, json_len);
     rec->json[json_len] = '\0';
     rec->json_len = json_len;
-    __atomic_store_n(&rec->refs, 1, __ATOMIC_RELAXED);
+    atomic_store_explicit(&rec->refs, 1, memory_order_relaxed);
     return rec;
 }
 
@@ -73,7 +73,7 @@ void pl_record_ref(struct pl_record *rec)
 {
     /* Relaxed is enough: whoever passes a reference along already has one,
      * and publishing the record itself goes through the history's lock. */
-    __atomic_fetch_add(&rec->refs, 1, __ATOMIC_RELAXED);
+    atomic_fetch_add_explicit(&rec->refs, 1, memory_order_relaxed);
 }
 
 void pl_record_unref(struct pl_record *rec)
@@ -82,7 +82,7 @@ void pl_record_unref(struct pl_record *rec)
         return;
     /* Release so this thread's reads happen before the free; acquire so the
      * thread that frees sees every other thread's. */
-    if (__atomic_sub_fetch(&rec->refs, 1, __ATOMIC_ACQ_REL) == 0)
+    if (atomic_fetch_sub_explicit(&rec->refs, 1, memory_order_acq_rel) == 1)
         free(rec);
 }
 

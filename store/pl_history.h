@@ -11,6 +11,7 @@
 #ifndef PL_HISTORY_H
 #define PL_HISTORY_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,7 +24,7 @@
 /* One record: immutable once pushed. The JSON text is encoded once and sent
  * to every reader as is. */
 struct pl_record {
-    int refs;          /* atomic; the history holds one reference */
+    atomic_int refs;   /* the history holds one reference */
     uint64_t seq;      /* the record's "Seq": unique, increasing */
     int64_t ts_sec;    /* the record's "Timestamp" */
     uint32_t ts_nsec;

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +44,7 @@ static void push(struct pl_history *h, uint64_t seq)
 
 static int refs(struct pl_record *rec)
 {
-    return __atomic_load_n(&rec->refs, __ATOMIC_RELAXED);
+    return atomic_load_explicit(&rec->refs, memory_order_relaxed);
 }
 
 /* No cmocka assertion: the threads call it too. */
@@ -434,7 +435,7 @@ enum { THREAD_RECORDS = 200000, THREAD_CAP = 1000 };
 
 struct race {
     struct pl_history *h;
-    int done; /* atomic: the writer has pushed its last record */
+    atomic_int done; /* the writer has pushed its last record */
     uint64_t forward_seen, backward_pages, forward_dropped;
 };
 
@@ -451,7 +452,7 @@ static void *writer(void *arg)
         if (pl_history_push(r->h, rec) != 0)
             abort();
     }
-    __atomic_store_n(&r->done, 1, __ATOMIC_RELEASE);
+    atomic_store_explicit(&r->done, 1, memory_order_release);
     return NULL;
 }
 
@@ -461,7 +462,7 @@ static void *forward_reader(void *arg)
     struct race *r = arg;
     uint64_t cursor = 0, last = 0;
     for (;;) {
-        int done = __atomic_load_n(&r->done, __ATOMIC_ACQUIRE);
+        int done = atomic_load_explicit(&r->done, memory_order_acquire);
         struct pl_record *out[64];
         uint64_t next;
         size_t n = pl_history_read(r->h, cursor, 1, out, 64, &next);
@@ -489,7 +490,7 @@ static void *forward_reader(void *arg)
 static void *backward_reader(void *arg)
 {
     struct race *r = arg;
-    while (!__atomic_load_n(&r->done, __ATOMIC_ACQUIRE)) {
+    while (!atomic_load_explicit(&r->done, memory_order_acquire)) {
         uint64_t cursor = UINT64_MAX, last = UINT64_MAX;
         while (cursor) {
             struct pl_record *out[100];
