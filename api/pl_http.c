@@ -26,6 +26,7 @@
 #include "pl_embedded.h"
 #include "pl_history.h"
 #include "pl_json.h"
+#include "pl_metrics.h"
 #include "pl_log.h"
 #include "pl_prefixes.h"
 #include "pl_query.h"
@@ -372,23 +373,15 @@ static enum MHD_Result serve_metrics(struct pl_http *h, struct MHD_Connection *c
     pl_json_init(&w);
     struct pl_history_stats hs;
     pl_history_stats(h->cfg.history, &hs);
-    char text[1024];
-    int n = snprintf(text, sizeof(text),
-                     "# HELP packet_logs_history_records Records held in the history.\n"
-                     "# TYPE packet_logs_history_records gauge\n"
-                     "packet_logs_history_records %zu\n"
-                     "# HELP packet_logs_history_bytes Bytes of records held in the history.\n"
-                     "# TYPE packet_logs_history_bytes gauge\n"
-                     "packet_logs_history_bytes %zu\n"
-                     "# HELP packet_logs_history_evictions_total Records evicted, oldest first.\n"
-                     "# TYPE packet_logs_history_evictions_total counter\n"
-                     "packet_logs_history_evictions_total %llu\n"
-                     "# HELP packet_logs_uptime_seconds Seconds since packet_logs started.\n"
-                     "# TYPE packet_logs_uptime_seconds gauge\n"
-                     "packet_logs_uptime_seconds %lld\n",
-                     hs.records, hs.bytes, (unsigned long long)hs.evictions,
-                     (long long)(time(NULL) - h->started));
-    pl_json_raw(&w, text, n > 0 ? (size_t)n : 0);
+    pl_metrics_uint(&w, "packet_logs_history_records", "gauge", "Records held in the history.",
+                    hs.records);
+    pl_metrics_uint(&w, "packet_logs_history_bytes", "gauge",
+                    "Bytes of records held in the history.", hs.bytes);
+    pl_metrics_uint(&w, "packet_logs_history_evictions_total", "counter",
+                    "Records evicted, oldest first.", hs.evictions);
+    pl_metrics_uint(&w, "packet_logs_uptime_seconds", "gauge",
+                    "Seconds since packet_logs started.",
+                    (unsigned long long)(time(NULL) - h->started));
     if (h->cfg.metrics)
         h->cfg.metrics(h->cfg.metrics_ctx, &w);
     size_t len;

@@ -116,3 +116,13 @@ void pl_log(enum pl_log_level level, const char *fmt, ...)
     pl_log_v(level, fmt, ap);
     va_end(ap);
 }
+
+void pl_log_set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}

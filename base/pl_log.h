@@ -14,6 +14,7 @@
 #define PL_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 /* the sd-daemon levels (those of syslog(3)) */
 enum pl_log_level {
@@ -45,5 +46,10 @@ void pl_log_v(enum pl_log_level level, const char *fmt, va_list ap)
 
 /* "s" unless n is 1: "%llu time%s", n, pl_log_s(n) reads "1 time", "2 times" */
 #define pl_log_s(n) ((n) == 1 ? "" : "s")
+
+/* Writes a message into a caller's error buffer (err may be NULL or errlen
+ * 0: nothing is written): how modules that return -errno say why. */
+void pl_log_set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -13,6 +13,7 @@
  * Trusts nothing in a message it has not checked the length of.
  */
 #include "pl_ifnames.h"
+#include "pl_log.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -61,19 +62,6 @@ struct pl_ifnames {
     unsigned char *buf;
     size_t buf_size;
 };
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* ---------------------------------------------------------------- table */
 
@@ -368,7 +356,7 @@ int pl_ifnames_open(struct pl_ifnames **out, char *err, size_t errlen)
     int rc;
     struct pl_ifnames *c = calloc(1, sizeof(*c));
     if (!c) {
-        set_err(err, errlen, "out of memory");
+        pl_log_set_err(err, errlen, "out of memory");
         return -ENOMEM;
     }
     c->fd = -1;
@@ -378,32 +366,32 @@ int pl_ifnames_open(struct pl_ifnames **out, char *err, size_t errlen)
     c->buf = malloc(c->buf_size);
     if (!c->slots || !c->buf) {
         rc = -ENOMEM;
-        set_err(err, errlen, "out of memory");
+        pl_log_set_err(err, errlen, "out of memory");
         goto fail;
     }
 
     c->fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
     if (c->fd < 0) {
         rc = -errno;
-        set_err(err, errlen, "opening an RTNETLINK socket: %s", strerror(-rc));
+        pl_log_set_err(err, errlen, "opening an RTNETLINK socket: %s", strerror(-rc));
         goto fail;
     }
     int size = RCVBUF_SIZE;
     if (setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size)) < 0) {
         rc = -errno;
-        set_err(err, errlen, "SO_RCVBUF %d on the RTNETLINK socket: %s", size, strerror(-rc));
+        pl_log_set_err(err, errlen, "SO_RCVBUF %d on the RTNETLINK socket: %s", size, strerror(-rc));
         goto fail;
     }
     struct sockaddr_nl local = {.nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK};
     if (bind(c->fd, (struct sockaddr *)&local, sizeof(local)) < 0) {
         rc = -errno;
-        set_err(err, errlen, "subscribing to RTNETLINK link events: %s", strerror(-rc));
+        pl_log_set_err(err, errlen, "subscribing to RTNETLINK link events: %s", strerror(-rc));
         goto fail;
     }
     socklen_t addrlen = sizeof(local);
     if (getsockname(c->fd, (struct sockaddr *)&local, &addrlen) < 0 || addrlen != sizeof(local)) {
         rc = errno ? -errno : -EINVAL;
-        set_err(err, errlen, "reading the RTNETLINK socket's address: %s", strerror(-rc));
+        pl_log_set_err(err, errlen, "reading the RTNETLINK socket's address: %s", strerror(-rc));
         goto fail;
     }
     c->portid = local.nl_pid;
@@ -412,7 +400,7 @@ int pl_ifnames_open(struct pl_ifnames **out, char *err, size_t errlen)
      * right from the first packet on. */
     rc = request_dump(c);
     if (rc < 0) {
-        set_err(err, errlen, "requesting the list of links: %s", strerror(-rc));
+        pl_log_set_err(err, errlen, "requesting the list of links: %s", strerror(-rc));
         goto fail;
     }
     struct timespec start;
@@ -421,18 +409,18 @@ int pl_ifnames_open(struct pl_ifnames **out, char *err, size_t errlen)
         long left = OPEN_TIMEOUT_MS - elapsed_ms(&start);
         if (left <= 0) {
             rc = -ETIMEDOUT;
-            set_err(err, errlen, "the kernel did not list the links within %d ms", OPEN_TIMEOUT_MS);
+            pl_log_set_err(err, errlen, "the kernel did not list the links within %d ms", OPEN_TIMEOUT_MS);
             goto fail;
         }
         struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
         if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR) {
             rc = -errno;
-            set_err(err, errlen, "waiting for the list of links: %s", strerror(-rc));
+            pl_log_set_err(err, errlen, "waiting for the list of links: %s", strerror(-rc));
             goto fail;
         }
         rc = pl_ifnames_update(c);
         if (rc < 0) {
-            set_err(err, errlen, "reading the list of links: %s", strerror(-rc));
+            pl_log_set_err(err, errlen, "reading the list of links: %s", strerror(-rc));
             goto fail;
         }
     }

@@ -10,6 +10,7 @@
  * cannot make it drop the rest of a batch.
  */
 #include "pl_nflog.h"
+#include "pl_log.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -79,19 +80,6 @@ struct pl_nflog {
     _Alignas(8) unsigned char buf[RECV_BUF_SIZE];
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static void bump(_Atomic uint64_t *counter)
 {
     atomic_fetch_add_explicit(counter, 1, memory_order_relaxed);
@@ -117,15 +105,15 @@ static const char *family_name(uint16_t pf)
 static int check_config(const struct pl_nflog_config *cfg, char *err, size_t errlen)
 {
     if (!cfg) {
-        set_err(err, errlen, "no NFLOG configuration");
+        pl_log_set_err(err, errlen, "no NFLOG configuration");
         return -EINVAL;
     }
     if (cfg->n_groups == 0) {
-        set_err(err, errlen, "no NFLOG group configured");
+        pl_log_set_err(err, errlen, "no NFLOG group configured");
         return -EINVAL;
     }
     if (cfg->n_groups > PL_NFLOG_MAX_GROUPS) {
-        set_err(err, errlen, "%zu NFLOG groups configured, at most %d are supported", cfg->n_groups,
+        pl_log_set_err(err, errlen, "%zu NFLOG groups configured, at most %d are supported", cfg->n_groups,
                 PL_NFLOG_MAX_GROUPS);
         return -EINVAL;
     }
@@ -133,19 +121,19 @@ static int check_config(const struct pl_nflog_config *cfg, char *err, size_t err
         const struct pl_nflog_group *g = &cfg->groups[i];
         size_t len = strnlen(g->action, sizeof(g->action));
         if (len == 0 || len == sizeof(g->action)) {
-            set_err(err, errlen, "group %u: the action must be 1 to %zu characters",
+            pl_log_set_err(err, errlen, "group %u: the action must be 1 to %zu characters",
                     (unsigned)g->group, sizeof(g->action) - 1);
             return -EINVAL;
         }
         for (size_t j = 0; j < i; j++) {
             if (cfg->groups[j].group == g->group) {
-                set_err(err, errlen, "group %u is configured twice", (unsigned)g->group);
+                pl_log_set_err(err, errlen, "group %u is configured twice", (unsigned)g->group);
                 return -EINVAL;
             }
         }
     }
     if (cfg->qthreshold == 0) {
-        set_err(err, errlen, "the NFLOG queue threshold must be at least 1 packet");
+        pl_log_set_err(err, errlen, "the NFLOG queue threshold must be at least 1 packet");
         return -EINVAL;
     }
     return 0;
@@ -167,13 +155,13 @@ static int set_rcvbuf(struct pl_nflog *n, uint32_t want, char *err, size_t errle
         if (setsockopt(n->fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0) {
             int e = errno;
             if (e != EPERM) {
-                set_err(err, errlen, "SO_RCVBUFFORCE %d on the NFLOG socket: %s", size,
+                pl_log_set_err(err, errlen, "SO_RCVBUFFORCE %d on the NFLOG socket: %s", size,
                         strerror(e));
                 return -e;
             }
             if (setsockopt(n->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size)) < 0) {
                 e = errno;
-                set_err(err, errlen, "SO_RCVBUF %d on the NFLOG socket: %s", size, strerror(e));
+                pl_log_set_err(err, errlen, "SO_RCVBUF %d on the NFLOG socket: %s", size, strerror(e));
                 return -e;
             }
         }
@@ -182,7 +170,7 @@ static int set_rcvbuf(struct pl_nflog *n, uint32_t want, char *err, size_t errle
     socklen_t len = sizeof(got);
     if (getsockopt(n->fd, SOL_SOCKET, SO_RCVBUF, &got, &len) < 0) {
         int e = errno;
-        set_err(err, errlen, "reading SO_RCVBUF of the NFLOG socket: %s", strerror(e));
+        pl_log_set_err(err, errlen, "reading SO_RCVBUF of the NFLOG socket: %s", strerror(e));
         return -e;
     }
     n->rcvbuf = got > 0 ? (size_t)got : 0;
@@ -206,40 +194,40 @@ static int bind_group(struct pl_nflog *n, size_t i, char *err, size_t errlen)
          * socket holds (we have CAP_NET_ADMIN: the address families were
          * bound just before), and EBUSY when this socket holds it. */
         if (e == EPERM || e == EBUSY) {
-            set_err(err, errlen,
+            pl_log_set_err(err, errlen,
                     "group %u is bound by another process (ulogd or another packet_logs?): "
                     "stop it or choose another group",
                     group);
             return -EBUSY;
         }
-        set_err(err, errlen, "binding NFLOG group %u: %s", group, strerror(e));
+        pl_log_set_err(err, errlen, "binding NFLOG group %u: %s", group, strerror(e));
         return -e;
     }
     /* Registered before the group is tuned, so that a packet arriving while
      * the library waits for an ack finds a callback (see CB_CONTINUE). */
     if (nflog_callback_register(slot->gh, on_packet, slot) < 0) {
-        set_err(err, errlen, "registering the callback of NFLOG group %u", group);
+        pl_log_set_err(err, errlen, "registering the callback of NFLOG group %u", group);
         return -EINVAL;
     }
     uint32_t range = n->cfg.copy_range ? n->cfg.copy_range : 0xffff;
     errno = 0;
     if (nflog_set_mode(slot->gh, NFULNL_COPY_PACKET, range) < 0) {
         int e = errno_or(EINVAL);
-        set_err(err, errlen, "NFLOG group %u: copy mode packet, range %u: %s", group,
+        pl_log_set_err(err, errlen, "NFLOG group %u: copy mode packet, range %u: %s", group,
                 (unsigned)range, strerror(e));
         return -e;
     }
     errno = 0;
     if (nflog_set_qthresh(slot->gh, n->cfg.qthreshold) < 0) {
         int e = errno_or(EINVAL);
-        set_err(err, errlen, "NFLOG group %u: queue threshold %u: %s", group,
+        pl_log_set_err(err, errlen, "NFLOG group %u: queue threshold %u: %s", group,
                 (unsigned)n->cfg.qthreshold, strerror(e));
         return -e;
     }
     errno = 0;
     if (nflog_set_timeout(slot->gh, timeout_ticks(n->cfg.qtimeout_ms)) < 0) {
         int e = errno_or(EINVAL);
-        set_err(err, errlen, "NFLOG group %u: flush timeout %u ms: %s", group,
+        pl_log_set_err(err, errlen, "NFLOG group %u: flush timeout %u ms: %s", group,
                 (unsigned)n->cfg.qtimeout_ms, strerror(e));
         return -e;
     }
@@ -249,7 +237,7 @@ static int bind_group(struct pl_nflog *n, size_t i, char *err, size_t errlen)
     errno = 0;
     if (nflog_set_flags(slot->gh, NFULNL_CFG_F_SEQ) < 0) {
         int e = errno_or(EINVAL);
-        set_err(err, errlen, "NFLOG group %u: sequence numbers: %s", group, strerror(e));
+        pl_log_set_err(err, errlen, "NFLOG group %u: sequence numbers: %s", group, strerror(e));
         return -e;
     }
     return 0;
@@ -265,7 +253,7 @@ int pl_nflog_open(struct pl_nflog **out, const struct pl_nflog_config *cfg, char
 
     struct pl_nflog *n = calloc(1, sizeof(*n));
     if (!n) {
-        set_err(err, errlen, "out of memory");
+        pl_log_set_err(err, errlen, "out of memory");
         return -ENOMEM;
     }
     n->cfg = *cfg;
@@ -279,7 +267,7 @@ int pl_nflog_open(struct pl_nflog **out, const struct pl_nflog_config *cfg, char
     n->h = nflog_open();
     if (!n->h) {
         rc = -errno_or(ENOMEM);
-        set_err(err, errlen, "opening the NFLOG netlink socket: %s", strerror(-rc));
+        pl_log_set_err(err, errlen, "opening the NFLOG netlink socket: %s", strerror(-rc));
         goto fail;
     }
     n->fd = nflog_fd(n->h);
@@ -301,10 +289,10 @@ int pl_nflog_open(struct pl_nflog **out, const struct pl_nflog_config *cfg, char
         if (nflog_bind_pf(n->h, families[i]) < 0) {
             rc = -errno_or(EINVAL);
             if (rc == -EPERM)
-                set_err(err, errlen, "binding NFLOG to %s: %s (needs CAP_NET_ADMIN)",
+                pl_log_set_err(err, errlen, "binding NFLOG to %s: %s (needs CAP_NET_ADMIN)",
                         family_name(families[i]), strerror(-rc));
             else
-                set_err(err, errlen, "binding NFLOG to %s: %s", family_name(families[i]),
+                pl_log_set_err(err, errlen, "binding NFLOG to %s: %s", family_name(families[i]),
                         strerror(-rc));
             goto fail;
         }
@@ -320,12 +308,12 @@ int pl_nflog_open(struct pl_nflog **out, const struct pl_nflog_config *cfg, char
     int flags = fcntl(n->fd, F_GETFL);
     if (flags < 0 || fcntl(n->fd, F_SETFL, flags | O_NONBLOCK) < 0) {
         rc = -errno;
-        set_err(err, errlen, "making the NFLOG socket non-blocking: %s", strerror(-rc));
+        pl_log_set_err(err, errlen, "making the NFLOG socket non-blocking: %s", strerror(-rc));
         goto fail;
     }
     if (fcntl(n->fd, F_SETFD, FD_CLOEXEC) < 0) {
         rc = -errno;
-        set_err(err, errlen, "setting close-on-exec on the NFLOG socket: %s", strerror(-rc));
+        pl_log_set_err(err, errlen, "setting close-on-exec on the NFLOG socket: %s", strerror(-rc));
         goto fail;
     }
 

@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "pl_bytes.h"
+#include "pl_log.h"
 
 struct own_addr {
     uint8_t family; /* 4 or 6 */
@@ -52,19 +53,6 @@ struct pl_own {
     struct own_addr *addrs;   /* this host's addresses (wildcards only) */
     size_t n_addrs;
 };
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* Reloads the list from getifaddrs(); keeps the old list on failure. */
 static int load_addrs(struct pl_own *o)
@@ -105,7 +93,7 @@ int pl_own_open(struct pl_own **out, const char *host, uint16_t port, char *err,
     *out = NULL;
     struct pl_own *o = calloc(1, sizeof(*o));
     if (!o) {
-        set_err(err, errlen, "out of memory");
+        pl_log_set_err(err, errlen, "out of memory");
         return -ENOMEM;
     }
     o->port = port;
@@ -130,7 +118,7 @@ int pl_own_open(struct pl_own **out, const char *host, uint16_t port, char *err,
             memcpy(o->listen.addr, &a6, 16);
         }
     } else {
-        set_err(err, errlen, "\"%s\" is not a numeric address", host);
+        pl_log_set_err(err, errlen, "\"%s\" is not a numeric address", host);
         free(o);
         return -EINVAL;
     }
@@ -142,13 +130,13 @@ int pl_own_open(struct pl_own **out, const char *host, uint16_t port, char *err,
         int rc;
         if (o->fd < 0 || bind(o->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
             rc = -errno;
-            set_err(err, errlen, "RTNETLINK socket for address events: %s", strerror(-rc));
+            pl_log_set_err(err, errlen, "RTNETLINK socket for address events: %s", strerror(-rc));
             pl_own_close(o);
             return rc;
         }
         rc = load_addrs(o);
         if (rc < 0) {
-            set_err(err, errlen, "reading this host's addresses: %s", strerror(-rc));
+            pl_log_set_err(err, errlen, "reading this host's addresses: %s", strerror(-rc));
             pl_own_close(o);
             return rc;
         }

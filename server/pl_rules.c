@@ -10,6 +10,7 @@
  * atomically and never leaves a half-built table behind.
  */
 #include "pl_rules.h"
+#include "pl_log.h"
 
 #include <errno.h>
 #include <nftables/libnftables.h>
@@ -28,19 +29,6 @@
 /* "add" then "delete" in one batch: deletes the table whether or not it
  * existed, with no "No such file or directory" to tell apart. */
 #define RESET "add table " TABLE "\ndelete table " TABLE "\n"
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* Returns the offset of the first character not allowed in an interface
  * name, the length when it is too long, or -1 when the name is good. */
@@ -68,12 +56,12 @@ static int check_wanif(const char *wanif, char *err, size_t errlen)
     if (at < 0)
         return 0;
     if (at >= IFNAME_MAX)
-        set_err(err, errlen, "WANIF: an interface name is at most %d characters", IFNAME_MAX);
+        pl_log_set_err(err, errlen, "WANIF: an interface name is at most %d characters", IFNAME_MAX);
     else if (wanif[0] == '.' && (wanif[1] == '\0' || strcmp(wanif, "..") == 0))
-        set_err(err, errlen, "WANIF: \"%s\" is not an interface name", wanif);
+        pl_log_set_err(err, errlen, "WANIF: \"%s\" is not an interface name", wanif);
     else
         /* The value itself may hold quotes or newlines: name the byte only. */
-        set_err(err, errlen,
+        pl_log_set_err(err, errlen,
                 "WANIF: byte %d (0x%02x) is not allowed in an interface name "
                 "(letters, digits and . _ @ : + - only)",
                 at + 1, (unsigned char)wanif[at]);
@@ -163,11 +151,11 @@ static void set_nft_err(char *err, size_t errlen, const char *what, const char *
     if (*end1 == '\n' && end1[1] && end1[1] != '^' && end1[1] != ' ') {
         const char *line2 = end1 + 1;
         int len2 = (int)(strchrnul(line2, '\n') - line2);
-        set_err(err, errlen, "%s: %.*s (in \"%.*s\")", what, len1, text, len2, line2);
+        pl_log_set_err(err, errlen, "%s: %.*s (in \"%.*s\")", what, len1, text, len2, line2);
     } else if (len1 > 0) {
-        set_err(err, errlen, "%s: %.*s", what, len1, text);
+        pl_log_set_err(err, errlen, "%s: %.*s", what, len1, text);
     } else {
-        set_err(err, errlen, "%s: libnftables failed without a message", what);
+        pl_log_set_err(err, errlen, "%s: libnftables failed without a message", what);
     }
 }
 
@@ -178,21 +166,21 @@ static int run(const char *batch, const char *what, char *err, size_t errlen)
     int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
     if (fd < 0) {
         int e = errno;
-        set_err(err, errlen, "%s: no netfilter netlink socket: %s", what, strerror(e));
+        pl_log_set_err(err, errlen, "%s: no netfilter netlink socket: %s", what, strerror(e));
         return -e;
     }
     close(fd);
 
     struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
     if (!nft) {
-        set_err(err, errlen, "%s: out of memory", what);
+        pl_log_set_err(err, errlen, "%s: out of memory", what);
         return -ENOMEM;
     }
     int ret = 0;
     /* Buffered, so its messages come back to us instead of going to our
      * stdout (it still prints a bare EPERM straight to stderr). */
     if (nft_ctx_buffer_output(nft) != 0 || nft_ctx_buffer_error(nft) != 0) {
-        set_err(err, errlen, "%s: out of memory", what);
+        pl_log_set_err(err, errlen, "%s: out of memory", what);
         ret = -ENOMEM;
         goto out;
     }
@@ -216,7 +204,7 @@ int pl_rules_install(const char *wanif, uint16_t group, uint16_t own_port, char 
     size_t reset_len = strlen(batch);
     int n = pl_rules_format(batch + reset_len, sizeof(batch) - reset_len, wanif, group, own_port);
     if (n < 0) {
-        set_err(err, errlen, "nftables: the ruleset does not fit (%s)", strerror(-n));
+        pl_log_set_err(err, errlen, "nftables: the ruleset does not fit (%s)", strerror(-n));
         return n;
     }
     return run(batch, "installing table " TABLE, err, errlen);

@@ -30,6 +30,7 @@
 #include "pl_ifnames.h"
 #include "pl_ingest.h"
 #include "pl_json.h"
+#include "pl_metrics.h"
 #include "pl_log.h"
 #include "pl_nflog.h"
 #include "pl_own.h"
@@ -138,16 +139,6 @@ static void *nflog_main(void *arg)
     return NULL;
 }
 
-static void metric(struct pl_json *out, const char *name, const char *type, const char *help,
-                   unsigned long long value)
-{
-    char text[512];
-    int n = snprintf(text, sizeof(text), "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help,
-                     name, type, name, value);
-    if (n > 0)
-        pl_json_raw(out, text, (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1);
-}
-
 static void write_metrics(void *ctx, struct pl_json *out)
 {
     struct server *s = ctx;
@@ -155,45 +146,43 @@ static void write_metrics(void *ctx, struct pl_json *out)
     pl_nflog_stats(s->nflog, &st);
     /* what every exporter has: dashboards join on build_info and compute
      * restarts from the start time */
-    char text[512];
-    int n = snprintf(text, sizeof(text),
-                     "# HELP packet_logs_build_info The version of packet_logs running "
-                     "(always 1).\n"
-                     "# TYPE packet_logs_build_info gauge\n"
-                     "packet_logs_build_info{version=\"%s\"} 1\n"
-                     "# HELP process_start_time_seconds Start time of the process since the Unix "
-                     "epoch in seconds.\n"
-                     "# TYPE process_start_time_seconds gauge\n"
-                     "process_start_time_seconds %lld.%03ld\n",
-                     PL_VERSION, (long long)s->started.tv_sec, s->started.tv_nsec / 1000000);
-    if (n > 0 && (size_t)n < sizeof(text))
-        pl_json_raw(out, text, (size_t)n);
+    char sample[160];
+    pl_metrics_family(out, "packet_logs_build_info", "gauge",
+                      "The version of packet_logs running (always 1).");
+    int n = snprintf(sample, sizeof(sample), "packet_logs_build_info{version=\"%s\"} 1\n",
+                     PL_VERSION);
+    pl_json_raw(out, sample, (size_t)n < sizeof(sample) ? (size_t)n : 0);
+    pl_metrics_family(out, "process_start_time_seconds", "gauge",
+                      "Start time of the process since the Unix epoch in seconds.");
+    n = snprintf(sample, sizeof(sample), "process_start_time_seconds %lld.%03ld\n",
+                 (long long)s->started.tv_sec, s->started.tv_nsec / 1000000);
+    pl_json_raw(out, sample, (size_t)n < sizeof(sample) ? (size_t)n : 0);
     struct pl_ingest_stats in;
     pl_ingest_stats(s->ingest, &in);
-    metric(out, "packet_logs_records_received_total", "counter",
+    pl_metrics_uint(out, "packet_logs_records_received_total", "counter",
            "Records made from NFLOG packets since start.", in.records);
     pl_prefixes_write_metrics(s->prefixes, out);
-    metric(out, "packet_logs_kernel_drops_total", "counter",
+    pl_metrics_uint(out, "packet_logs_kernel_drops_total", "counter",
            "Times the kernel dropped NFLOG messages for us (ENOBUFS).", st.kernel_drops);
-    metric(out, "packet_logs_kernel_lost_total", "counter",
+    pl_metrics_uint(out, "packet_logs_kernel_lost_total", "counter",
            "Packets logged by the kernel that never reached packet_logs (gaps in NFLOG "
            "sequence numbers).",
            st.kernel_lost);
-    metric(out, "packet_logs_parse_errors_total", "counter",
+    pl_metrics_uint(out, "packet_logs_parse_errors_total", "counter",
            "NFLOG messages or attributes that did not parse.", st.parse_errors);
-    metric(out, "packet_logs_decode_errors_total", "counter",
+    pl_metrics_uint(out, "packet_logs_decode_errors_total", "counter",
            "Records whose packet did not decode to the end (they carry Error).",
            in.decode_errors);
-    metric(out, "packet_logs_out_of_memory_drops_total", "counter",
+    pl_metrics_uint(out, "packet_logs_out_of_memory_drops_total", "counter",
            "Packets lost because a record could not be allocated.",
            in.oom_drops);
-    metric(out, "packet_logs_own_traffic_skipped_total", "counter",
+    pl_metrics_uint(out, "packet_logs_own_traffic_skipped_total", "counter",
            "Packets of packet_logs' own connections (its listen port on this host) not "
            "logged (--log-own-traffic keeps them).",
            in.own_skipped);
-    metric(out, "packet_logs_stream_clients", "gauge", "WebSocket stream clients connected.",
+    pl_metrics_uint(out, "packet_logs_stream_clients", "gauge", "WebSocket stream clients connected.",
            s->stream ? pl_stream_clients(s->stream) : 0);
-    metric(out, "packet_logs_stream_dropped_total", "counter",
+    pl_metrics_uint(out, "packet_logs_stream_dropped_total", "counter",
            "Records stream clients missed by falling behind the history.",
            s->stream ? pl_stream_dropped_total(s->stream) : 0);
     unsigned http = 0, pending = 0;
@@ -201,14 +190,14 @@ static void write_metrics(void *ctx, struct pl_json *out)
     if (s->dispatch)
         pl_dispatch_counts(s->dispatch, &http, &pending);
     pthread_mutex_unlock(&s->dispatch_lock);
-    metric(out, "packet_logs_http_connections", "gauge",
+    pl_metrics_uint(out, "packet_logs_http_connections", "gauge",
            "HTTP connections open (counted against --max-connections).", http);
-    metric(out, "packet_logs_pending_connections", "gauge",
+    pl_metrics_uint(out, "packet_logs_pending_connections", "gauge",
            "Connections whose request has not fully arrived (--max-pending).", pending);
-    metric(out, "packet_logs_stream_unauthenticated_clients", "gauge",
+    pl_metrics_uint(out, "packet_logs_stream_unauthenticated_clients", "gauge",
            "Stream clients that have not sent their token yet.",
            s->stream ? pl_stream_unauthed(s->stream) : 0);
-    metric(out, "packet_logs_dns_cache_entries", "gauge",
+    pl_metrics_uint(out, "packet_logs_dns_cache_entries", "gauge",
            "Addresses remembered from DNS answers.",
            in.dns_entries);
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "pl_json.h"
+#include "pl_metrics.h"
 
 struct entry {
     char prefix[64];
@@ -240,12 +241,10 @@ static void label_value(char *out, const char *in)
 
 void pl_prefixes_write_metrics(struct pl_prefixes *p, struct pl_json *w)
 {
-    static const char head[] =
-        "# HELP packet_logs_records_total Records made, by log prefix (without surrounding "
-        "spaces; the first " TEXT(PL_PREFIXES_METRIC_LABELS) " prefixes seen, later ones as "
-        "\"other\") and action.\n"
-        "# TYPE packet_logs_records_total counter\n";
-    pl_json_raw(w, head, sizeof(head) - 1);
+    pl_metrics_family(w, "packet_logs_records_total", "counter",
+                      "Records made, by log prefix (without surrounding spaces; the first " TEXT(
+                          PL_PREFIXES_METRIC_LABELS) " prefixes seen, later ones as \"other\") and "
+                                                     "action.");
     /* copy under the lock, format outside it */
     struct metric_slot *copy = malloc(sizeof(p->slots));
     if (!copy)
