@@ -707,6 +707,27 @@ static void *run(void *arg)
     return NULL;
 }
 
+int pl_dispatch_sockaddr(const char *host, uint16_t port, struct sockaddr_storage *ss,
+                         socklen_t *len)
+{
+    memset(ss, 0, sizeof(*ss));
+    struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons(port);
+        *len = sizeof(*sin);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons(port);
+        *len = sizeof(*sin6);
+        return 0;
+    }
+    return -EINVAL;
+}
+
 int pl_dispatch_start(struct pl_dispatch **out, const struct pl_dispatch_config *cfg, char *err,
                       size_t errlen)
 {
@@ -743,22 +764,13 @@ int pl_dispatch_start(struct pl_dispatch **out, const struct pl_dispatch_config 
         *c = (char)tolower((unsigned char)*c);
     struct sockaddr_storage ss;
     socklen_t sslen;
-    memset(&ss, 0, sizeof(ss));
-    struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-    if (inet_pton(AF_INET, cfg->host, &sin->sin_addr) == 1) {
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons(cfg->port);
-        sslen = sizeof(*sin);
-    } else if (inet_pton(AF_INET6, cfg->host, &sin6->sin6_addr) == 1) {
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons(cfg->port);
-        sslen = sizeof(*sin6);
-    } else {
+    if (pl_dispatch_sockaddr(cfg->host, cfg->port, &ss, &sslen) < 0) {
         snprintf(err, errlen, "\"%s\" is not an IP address", cfg->host);
         rc = -EINVAL;
         goto fail;
     }
+    const struct sockaddr_in *sin = (const struct sockaddr_in *)&ss;
+    const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&ss;
     sockaddr_ip(&ss, d->listen_addr);
     d->listen_wildcard = ss.ss_family == AF_INET ? sin->sin_addr.s_addr == htonl(INADDR_ANY)
                                                  : IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr);

@@ -60,6 +60,11 @@ struct pl_dispatch_config {
 
 struct pl_dispatch;
 
+/* The socket address of a numeric IPv4 or IPv6 host and a port, as the
+ * listen address is given. Returns 0 with *ss and *len, or -EINVAL. */
+int pl_dispatch_sockaddr(const char *host, uint16_t port, struct sockaddr_storage *ss,
+                         socklen_t *len);
+
 /* Binds and listens, then accepts on a thread of its own. Returns 0 and
  * *out, or a negative errno with err naming the address.
  *

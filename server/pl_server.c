@@ -439,18 +439,7 @@ int pl_server_healthcheck(const struct pl_config *cfg)
         host = "::1";
     struct sockaddr_storage ss;
     socklen_t len;
-    memset(&ss, 0, sizeof(ss));
-    struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-    if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons(cfg->listen_port);
-        len = sizeof(*sin);
-    } else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons(cfg->listen_port);
-        len = sizeof(*sin6);
-    } else {
+    if (pl_dispatch_sockaddr(host, cfg->listen_port, &ss, &len) < 0) {
         pl_log_error("bad address %s", host);
         return 1;
     }
