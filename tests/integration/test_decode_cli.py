@@ -112,3 +112,19 @@ def test_healthcheck_without_a_server_exits_1_with_a_message():
     assert r.returncode == 1
     assert r.stderr.startswith(f"packet_logs healthcheck: cannot connect to 127.0.0.1 port {port}"), \
         r.stderr
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1", "0.0.0.0", "::"])
+def test_healthcheck_of_a_running_server_exits_0(net, start_server, host):
+    """The Docker health check: `packet_logs healthcheck` with the server's
+    own listen address (a wildcard is reached on loopback) passes its Host
+    check and exits 0."""
+    args = [] if host in ("127.0.0.1", "::1") else ["--insecure-no-auth"]
+    server = start_server(net.router, args, host=host)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PACKET_LOGS_")}
+    env["PACKET_LOGS_LISTEN"] = server.listen_arg
+    if args:
+        env["PACKET_LOGS_INSECURE_NO_AUTH"] = "1"  # the container's environment, as the server's
+    res = subprocess.run(["ip", "netns", "exec", net.router, BINARY, "healthcheck"],
+                         capture_output=True, text=True, timeout=30, env=env)
+    assert res.returncode == 0, res.stderr
