@@ -239,10 +239,14 @@ static void to_stream(void *ctx, int fd, const struct sockaddr *addr, socklen_t 
     unsigned now = up.needs_auth ? pl_stream_unauthed(s->stream) : pl_stream_clients(s->stream);
     if (max && now >= max) {
         char message[128];
-        snprintf(message, sizeof(message),
-                 up.needs_auth ? "%u clients are already waiting to send their token; try again"
-                               : "the stream has its maximum of %u clients; try again later",
-                 max);
+        if (up.needs_auth)
+            snprintf(message, sizeof(message),
+                     "%u client%s already waiting to send a token; try again", max,
+                     max == 1 ? " is" : "s are");
+        else
+            snprintf(message, sizeof(message),
+                     "the stream has its maximum of %u client%s; try again later", max,
+                     pl_log_s(max));
         pl_http_refuse(fd, 503, message, NULL);
         close(fd);
         return;
