@@ -26,15 +26,15 @@ struct pl_query_cidr {
 struct pl_query {
     /* prefix=: trimmed, lowercased, "nft:" removed; match on starts-with
      * ("nft:" alone leaves "", SPR's topic of every record) */
-    char prefix[PL_QUERY_MAX_PREFIXES][64];
+    char prefix[PL_QUERY_MAX_PREFIXES][PL_RECORD_PREFIX_MAX];
     size_t n_prefix;
-    char action[16];          /* "" any; "allowed" or "blocked" */
+    char action[PL_RECORD_ACTION_MAX]; /* "" any; "allowed" or "blocked" */
     int proto;                /* -1 any; else the protocol number */
     struct pl_query_cidr ip[PL_QUERY_MAX_ADDRS], src[PL_QUERY_MAX_ADDRS],
         dst[PL_QUERY_MAX_ADDRS];
     size_t n_ip, n_src, n_dst;
     int port, sport, dport;   /* -1 any */
-    char iface[16];           /* "" any */
+    char iface[PL_RECORD_IFNAME_MAX]; /* "" any */
     int has_since, has_until;
     int64_t since_sec, until_sec;    /* inclusive bounds */
     uint32_t since_nsec, until_nsec;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "pl_log.h"
+#include "pl_token.h"
 
 #ifndef PL_VERSION
 #define PL_VERSION "0.1.0"
@@ -289,52 +290,12 @@ static int apply_allowed_host(struct pl_config *cfg, const char *value, char *wh
 
 static int apply_token_file(struct pl_config *cfg, const char *value, char *why, size_t why_len)
 {
-    int fd = open(value, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(why, why_len, "cannot read \"%s\": %s", value, strerror(errno));
-        return -1;
-    }
-    char text[PL_CONFIG_TOKEN_MAX + 2];
-    ssize_t n = read(fd, text, sizeof(text) - 1);
-    close(fd);
-    if (n < 0) {
-        snprintf(why, why_len, "cannot read \"%s\": %s", value, strerror(errno));
-        return -1;
-    }
-    text[n] = '\0';
-    while (n > 0 && isspace((unsigned char)text[n - 1]))
-        text[--n] = '\0';
-    if (n == 0 || n > PL_CONFIG_TOKEN_MAX - 1) {
-        snprintf(why, why_len, "\"%s\" must hold a token of 1 to %d characters", value,
-                 PL_CONFIG_TOKEN_MAX - 1);
-        return -1;
-    }
-    for (ssize_t i = 0; i < n; i++) {
-        if (!isgraph((unsigned char)text[i])) {
-            snprintf(why, why_len, "the token in \"%s\" must be printable, without spaces",
-                     value);
-            return -1;
-        }
-    }
-    memcpy(cfg->token, text, (size_t)n + 1);
-    return 0;
+    return pl_token_read_file(value, cfg->token, why, why_len);
 }
 
 static int apply_token(struct pl_config *cfg, const char *value, char *why, size_t why_len)
 {
-    size_t n = strlen(value);
-    if (n == 0 || n >= sizeof(cfg->token)) {
-        snprintf(why, why_len, "the token must be 1 to %zu characters", sizeof(cfg->token) - 1);
-        return -1;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (!isgraph((unsigned char)value[i])) {
-            snprintf(why, why_len, "the token must be printable, without spaces");
-            return -1;
-        }
-    }
-    memcpy(cfg->token, value, n + 1);
-    return 0;
+    return pl_token_take(value, strlen(value), cfg->token, why, why_len);
 }
 
 static int apply_bool(int *field, const char *value, char *why, size_t why_len)

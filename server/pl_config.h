@@ -12,8 +12,8 @@
 #include <stdio.h>
 
 #include "pl_nflog.h"
+#include "pl_token.h"
 
-#define PL_CONFIG_TOKEN_MAX 256
 #define PL_CONFIG_ALLOWED_HOSTS_MAX 16
 
 struct pl_config {
@@ -24,7 +24,7 @@ struct pl_config {
     size_t history_records;
     size_t history_bytes;
     size_t dns_cache;       /* RecentDomain entries */
-    char token[PL_CONFIG_TOKEN_MAX]; /* "" when none */
+    char token[PL_TOKEN_MAX + 1]; /* "" when none */
     int insecure_no_auth;
     int rules;              /* install SPR's log rules (--rules) */
     int log_own_traffic;    /* log segments of our own connections too */

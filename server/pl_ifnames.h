@@ -11,7 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PL_IFNAMES_NAME_MAX 16 /* IFNAMSIZ */
+#include "pl_history.h"
+
+#define PL_IFNAMES_NAME_MAX PL_RECORD_IFNAME_MAX /* IFNAMSIZ, as a record holds it */
 
 struct pl_ifnames;
 

@@ -12,8 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pl_history.h"
+
 #define PL_NFLOG_MAX_GROUPS 16
-#define PL_NFLOG_ACTION_MAX 16
+#define PL_NFLOG_ACTION_MAX PL_RECORD_ACTION_MAX /* a record holds the action */
 
 struct pl_nflog_group {
     uint16_t group;                   /* the `log group N` of the rules */

@@ -42,6 +42,7 @@
 #include <libwebsockets.h>
 
 #include "pl_log.h"
+#include "pl_token.h"
 
 #define PROGRAM "stream-json-logs"
 #define DEFAULT_URL "ws://127.0.0.1:8080/packet_logs/stream"
@@ -55,7 +56,6 @@
 /* the request's path and query, and a token, stay well inside lws' 4 KiB of
  * header space */
 #define PATH_MAX_LEN 2048
-#define TOKEN_MAX_LEN 1024
 /* the longest Sec-WebSocket-Protocol value libwebsockets 4.1 accepts on the
  * server side (it copies the list into 128 bytes); packet_logs refuses longer
  * ones with 431 (api/pl_upgrade.h), so a longer token goes as a message */
@@ -450,62 +450,26 @@ static int url_of_listen(const char *listen, char *url, size_t cap, const char *
 
 /* ------------------------------------------------------------ the token */
 
-/* Checks a token (text, n bytes) and copies it into token (cap bytes): one to
- * TOKEN_MAX_LEN printable characters without spaces, as packet_logs takes
- * it. source names where it came from in the message. */
-static int take_token(const char *source, const char *text, size_t n, char *token, size_t cap)
+/* The token of text (n bytes), or of the file at path, as packet_logs
+ * takes it (pl_token); source names the flag or variable in the message. */
+static int take_token(const char *source, const char *text, size_t n, char *token)
 {
-    if (n == 0 || n > TOKEN_MAX_LEN || n >= cap) {
-        pl_log_error("%s: %s", source,
-                     n ? "the token is longer than 1024 bytes" : "the file holds no token");
+    char why[PATH_MAX + 128];
+    if (pl_token_take(text, n, token, why, sizeof(why)) < 0) {
+        pl_log_error("%s: %s", source, why);
         return -1;
     }
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)text[i];
-        if (c <= ' ' || c >= 0x7f) {
-            pl_log_error("%s: the token must be printable, without spaces", source);
-            return -1;
-        }
-    }
-    memcpy(token, text, n);
-    token[n] = '\0';
     return 0;
 }
 
-/* Reads the token of path (surrounding white space dropped) into token, as
- * packet_logs' own --token-file takes it; option names the flag or the
- * variable that gave path, for the messages. */
-static int read_token(const char *option, const char *path, char *token, size_t cap)
+static int read_token(const char *source, const char *path, char *token)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        pl_log_error("%s %s: %s", option, path, strerror(errno));
+    char why[PATH_MAX + 128];
+    if (pl_token_read_file(path, token, why, sizeof(why)) < 0) {
+        pl_log_error("%s: %s", source, why);
         return -1;
     }
-    char buf[TOKEN_MAX_LEN + 64];
-    size_t len = 0;
-    for (;;) {
-        ssize_t n = read(fd, buf + len, sizeof(buf) - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            pl_log_error("%s %s: %s", option, path, strerror(errno));
-            close(fd);
-            return -1;
-        }
-        len += (size_t)n;
-        if (n == 0 || len == sizeof(buf))
-            break;
-    }
-    close(fd);
-    size_t start = 0;
-    while (start < len && strchr(" \t\r\n", buf[start]) && buf[start])
-        start++;
-    while (len > start && strchr(" \t\r\n", buf[len - 1]) && buf[len - 1])
-        len--;
-    char source[PATH_MAX + 64];
-    snprintf(source, sizeof(source), "%s %s", option, path);
-    return take_token(source, buf + start, len - start, token, cap);
+    return 0;
 }
 
 /* Can token travel as the subprotocol bearer.TOKEN? Only RFC 7230 token
@@ -951,16 +915,16 @@ int main(int argc, char **argv)
      * a -url elsewhere must not carry it away */
     const char *env_token = o.url_given ? NULL : getenv("PACKET_LOGS_TOKEN");
     const char *env_token_file = o.url_given ? NULL : getenv("PACKET_LOGS_TOKEN_FILE");
-    char token[TOKEN_MAX_LEN + 1] = "";
+    char token[PL_TOKEN_MAX + 1] = "";
     if (o.token_file) {
-        if (read_token("-token-file", o.token_file, token, sizeof(token)) != 0)
+        if (read_token("-token-file", o.token_file, token) != 0)
             return EXIT_USAGE;
     } else if (env_token && *env_token) {
         /* packet_logs applies it after PACKET_LOGS_TOKEN_FILE: it wins there too */
-        if (take_token("PACKET_LOGS_TOKEN", env_token, strlen(env_token), token, sizeof(token)))
+        if (take_token("PACKET_LOGS_TOKEN", env_token, strlen(env_token), token))
             return EXIT_USAGE;
     } else if (env_token_file && *env_token_file) {
-        if (read_token("PACKET_LOGS_TOKEN_FILE", env_token_file, token, sizeof(token)) != 0)
+        if (read_token("PACKET_LOGS_TOKEN_FILE", env_token_file, token) != 0)
             return EXIT_USAGE;
     }
     if (token[0]) {
