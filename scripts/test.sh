@@ -1,9 +1,10 @@
 #!/bin/sh
-# Installs what the tests need, then runs every test of packet_logs:
-# unit tests and corpus parity (warnings as errors), the same again under
-# AddressSanitizer + UndefinedBehaviorSanitizer, a short fuzzing run of each
-# parser, the integration tests against the real binary, and the Debian
-# package installed, run and purged.
+# Installs what the tests need, then runs every test of packet_logs: unit
+# tests and corpus parity (warnings as errors), the integration tests against
+# the real binary, the dashboard in Chromium, the same again under
+# AddressSanitizer + UndefinedBehaviorSanitizer and (for races) under
+# ThreadSanitizer, a short fuzzing run of each parser, and the Debian package
+# installed, run and purged.
 # Usage: scripts/test.sh        (as root: apt-get, network namespaces)
 # Env:   FUZZ_SECONDS (default 60), JOBS (default: nproc)
 set -eu
@@ -42,6 +43,15 @@ cmake --build build-asan -j "$jobs"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure)
 PACKET_LOGS_BINARY=$here/build-asan/packet_logs STREAM_JSON_LOGS=$here/build-asan/tools/stream-json-logs \
   ASAN_OPTIONS=detect_leaks=1 /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
+
+step "ThreadSanitizer build: unit and integration tests, for races"
+cmake -S . -B build-tsan -DPL_WERROR=ON -DPL_TSAN=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build build-tsan -j "$jobs"
+(cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -E parity)
+# bounds of time and memory are the release and ASan runs' to check: TSan
+# runs 5-15x slower with 5-10x the memory (pytest.ini: timing)
+PACKET_LOGS_BINARY=$here/build-tsan/packet_logs STREAM_JSON_LOGS=$here/build-tsan/tools/stream-json-logs \
+  /usr/bin/python3 -m pytest -q -p no:cacheprovider -m "not timing" tests/integration
 
 # fuzz TARGET MAX_LEN CORPUS [SEEDS...]: a libFuzzer run of fuzz_seconds;
 # a crash stops the tests with the finding's path

@@ -175,6 +175,7 @@ def test_http_connection_limit_answers_503_and_counts_down(net, start_server, tr
     assert m["packet_logs_pending_connections"] == 0
 
 
+@pytest.mark.timing
 def test_half_requests_closed_by_the_client_cost_nothing(net, lan_server):
     """300 one-shot requests, never more than one open, each closed by the
     client before its request is complete (a Content-Length larger than the

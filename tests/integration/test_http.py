@@ -467,6 +467,7 @@ SLOW_PAGE = 10000
 RSS_GROWTH_BOUND_KB = 100 * 1024
 
 
+@pytest.mark.timing
 def test_slow_readers_of_large_pages_keep_memory_bounded(server, traffic, net):
     """200 clients ask for 10,000-record pages (about 13 MB each) and read
     them slowly: the server's RSS stays within the bound the README states

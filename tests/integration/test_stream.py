@@ -515,6 +515,7 @@ def test_slow_client_hears_dropped_and_continues(ns, client_file, start_server):
         assert rss_after - rss_before < 16 * 1024, f"RSS grew {rss_after - rss_before} KiB"
 
 
+@pytest.mark.timing
 def test_dropped_message_shape(ns, client_file, start_server):
     server = start_server("--history-records", "100")
     pause = Path(tempfile.mkdtemp()) / "read-now"

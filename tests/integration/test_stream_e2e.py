@@ -467,6 +467,7 @@ def rss_kib(pid, field="VmRSS"):
     raise AssertionError(f"no {field} for {pid}")
 
 
+@pytest.mark.timing
 def test_slow_client_gets_dropped_others_unaffected_memory_bounded(net, traffic, start_server,
                                                                     ws_client, spec, tmp_path):
     """With --history-records 2000 and 20,000 datagrams from the wan client:
