@@ -536,7 +536,7 @@ static enum MHD_Result serve_file(struct pl_http *h, struct MHD_Connection *conn
             close(fd);
         return send_error(conn, MHD_HTTP_NOT_FOUND, NULL, "no such file: %s", url);
     }
-    const struct file_variant *v = find_variant(h, web ? path : "/openapi.yaml");
+    const struct file_variant *v = find_variant(h, path);
     if (!v) {
         char web_path[256];
         snprintf(web_path, sizeof(web_path), "/web%s", path);

@@ -652,9 +652,5 @@ int pl_config_parse(struct pl_config *cfg, int argc, char **argv, FILE *out, FIL
                cfg->listen_host);
         return -1;
     }
-    if (cfg->history_bytes < 65536) {
-        report(err, "--history-bytes: at least 64K");
-        return -1;
-    }
     return 0;
 }

@@ -5,9 +5,10 @@ with python3-websockets on 127.0.0.1: it serves records from a list, can
 refuse the upgrade with HTTP 400 and a JSON error (as packet_logs answers a
 bad parameter), can close early, and records what each client sent.
 
-TODO(lead): end-to-end tests against packet_logs' own stream (real NFLOG
-records, -prefix, -backlog, the token) will be added here once the stream
-exists; these tests pin the client's own behaviour meanwhile.
+These tests pin the client's own behaviour; test_stream_e2e.py runs it
+against packet_logs' own stream (real NFLOG records, -prefix, -backlog, the
+token), and the tests at the end of this file against a real server for the
+URL and token taken from the server's variables.
 
 Run as root:  /usr/bin/python3 -m pytest tests/integration/test_stream_json_logs.py
 The binary:   STREAM_JSON_LOGS (default: build/tools/stream-json-logs or
