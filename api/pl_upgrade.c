@@ -10,6 +10,7 @@
  * every field is bounded before it is copied.
  */
 #include "pl_upgrade.h"
+#include "pl_json.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -556,91 +557,6 @@ unsigned pl_upgrade_check(struct pl_upgrade *u, const char *head, size_t head_le
 /* ------------------------------------------------------------------------ */
 /* The refusal. */
 
-struct out {
-    char *p;
-    size_t size, len;
-    int full;
-};
-
-static void put(struct out *o, const char *s, size_t n)
-{
-    if (o->full || o->len + n >= o->size) {
-        o->full = 1;
-        return;
-    }
-    memcpy(o->p + o->len, s, n);
-    o->len += n;
-    o->p[o->len] = '\0';
-}
-
-static void puts_(struct out *o, const char *s)
-{
-    put(o, s, strlen(s));
-}
-
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    size_t want;
-    uint32_t cp;
-    if (s[0] < 0x80)
-        return 1;
-    if ((s[0] & 0xe0) == 0xc0) {
-        want = 2;
-        cp = s[0] & 0x1f;
-    } else if ((s[0] & 0xf0) == 0xe0) {
-        want = 3;
-        cp = s[0] & 0x0f;
-    } else if ((s[0] & 0xf8) == 0xf0) {
-        want = 4;
-        cp = s[0] & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < want)
-        return 0;
-    for (size_t i = 1; i < want; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < min[want] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return want;
-}
-
-/* A JSON string: controls escaped, invalid UTF-8 as U+FFFD. */
-static void put_string(struct out *o, const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t n = strlen(s);
-    puts_(o, "\"");
-    for (size_t i = 0; i < n;) {
-        unsigned char c = p[i];
-        if (c == '"' || c == '\\') {
-            char esc[2] = {'\\', (char)c};
-            put(o, esc, 2);
-            i++;
-        } else if (c < 0x20) {
-            char esc[8];
-            snprintf(esc, sizeof(esc), "\\u%04x", c);
-            puts_(o, esc);
-            i++;
-        } else {
-            size_t k = utf8_len(p + i, n - i);
-            if (k) {
-                put(o, s + i, k);
-                i += k;
-            } else {
-                puts_(o, "\\ufffd");
-                i++;
-            }
-        }
-    }
-    puts_(o, "\"");
-}
-
 /* The one table of reason phrases of the responses written by hand (the
  * dispatcher's and the gate's refusals); libmicrohttpd has its own. */
 const char *pl_upgrade_reason(unsigned status)
@@ -670,36 +586,35 @@ const char *pl_upgrade_reason(unsigned status)
 size_t pl_upgrade_format_refusal(unsigned status, const char *message, const char *param, char *out,
                                  size_t size)
 {
-    char body_text[1024];
-    struct out body = {body_text, sizeof(body_text), 0, 0};
-    body_text[0] = '\0';
-    puts_(&body, "{\"error\":");
-    put_string(&body, message ? message : "");
+    /* the body as every JSON of packet_logs is written (pl_json: escapes,
+     * invalid UTF-8 as U+FFFD) */
+    struct pl_json body;
+    pl_json_init(&body);
+    pl_json_object_begin(&body);
+    pl_json_key(&body, "error");
+    pl_json_cstring(&body, message ? message : "");
     if (param && *param) {
-        puts_(&body, ",\"param\":");
-        put_string(&body, param);
+        pl_json_key(&body, "param");
+        pl_json_cstring(&body, param);
     }
-    puts_(&body, "}");
-    if (body.full || !out || size == 0)
-        return 0;
-
-    char head[512];
-    int n = snprintf(head, sizeof(head),
-                     "HTTP/1.1 %u %s\r\n"
-                     "Content-Type: application/json\r\n"
-                     "Content-Length: %zu\r\n"
-                     "Cache-Control: no-store\r\n"
-                     "%s%s%s%s"
-                     "Connection: close\r\n\r\n",
-                     status, pl_upgrade_reason(status), body.len,
-                     status == 405 ? "Allow: GET\r\n" : "",
-                     status == 426 ? "Sec-WebSocket-Version: 13\r\n" : "",
-                     status == 401 ? "WWW-Authenticate: Bearer realm=\"packet_logs\"\r\n" : "",
-                     status == 503 ? "Retry-After: 1\r\n" : "");
-    if (n < 0 || (size_t)n >= sizeof(head))
-        return 0;
-    struct out o = {out, size, 0, 0};
-    put(&o, head, (size_t)n);
-    put(&o, body.p, body.len);
-    return o.full ? 0 : o.len;
+    pl_json_object_end(&body);
+    size_t written = 0;
+    if (!pl_json_failed(&body) && out && size) {
+        int n = snprintf(out, size,
+                         "HTTP/1.1 %u %s\r\n"
+                         "Content-Type: application/json\r\n"
+                         "Content-Length: %zu\r\n"
+                         "Cache-Control: no-store\r\n"
+                         "%s%s%s%s"
+                         "Connection: close\r\n\r\n"
+                         "%s",
+                         status, pl_upgrade_reason(status), body.len,
+                         status == 405 ? "Allow: GET\r\n" : "",
+                         status == 426 ? "Sec-WebSocket-Version: 13\r\n" : "",
+                         status == 401 ? "WWW-Authenticate: Bearer realm=\"packet_logs\"\r\n" : "",
+                         status == 503 ? "Retry-After: 1\r\n" : "", body.buf);
+        written = n > 0 && (size_t)n < size ? (size_t)n : 0;
+    }
+    pl_json_fini(&body);
+    return written;
 }

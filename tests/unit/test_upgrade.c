@@ -421,11 +421,12 @@ static void test_refusal_bytes(void **state)
         assert_memory_equal(out, lines[i].line, strlen(lines[i].line));
     }
 
-    /* controls escaped, valid UTF-8 kept, invalid bytes replaced */
-    n = pl_upgrade_format_refusal(400, "a\n\x01\\ \xc3\xa9 \xff\xc3", "k\"", out, sizeof(out));
+    /* as all of packet_logs' JSON (pl_json, Go's escaping): controls
+     * escaped, valid UTF-8 kept, invalid bytes replaced, <>& for HTML */
+    n = pl_upgrade_format_refusal(400, "a\n\x01\\ \xc3\xa9 \xff\xc3<", "k\"", out, sizeof(out));
     assert_true(n > 0);
-    assert_non_null(strstr(
-        out, "{\"error\":\"a\\u000a\\u0001\\\\ \xc3\xa9 \\ufffd\\ufffd\",\"param\":\"k\\\"\"}"));
+    assert_non_null(strstr(out, "{\"error\":\"a\\n\\u0001\\\\ \xc3\xa9 \\ufffd\\ufffd\\u003c\","
+                                "\"param\":\"k\\\"\"}"));
 
     /* too small: nothing */
     assert_int_equal(pl_upgrade_format_refusal(400, "x", NULL, out, 20), 0);
