@@ -419,6 +419,7 @@ static const struct option_spec specs[] = {
      "NFLOG group to bind and the Action of its records; repeatable or\n"
      "comma-separated; the first one given replaces the defaults",
      apply_group},
+    /* 16 packets or 10 ms, whichever first: a live tail lags < 50 ms */
     {"qthreshold", "PACKET_LOGS_QTHRESHOLD", 1, "N", "16",
      "packets the kernel batches into one message", apply_qthreshold},
     {"qtimeout", "PACKET_LOGS_QTIMEOUT", 1, "MS", "10",
@@ -437,6 +438,12 @@ static const struct option_spec specs[] = {
      "the access token itself (prefer --token-file: argv is visible to all)", apply_token},
     {"insecure-no-auth", "PACKET_LOGS_INSECURE_NO_AUTH", 0, NULL, "off",
      "serve a non-loopback address without a token", apply_insecure},
+    /* A 1500-byte MTU packet is at most 1500 bytes at the network layer,
+     * IPv4 or IPv6 (NFLOG's payload has no link header); 100 more keep
+     * whole what a slightly larger MTU carries (PPPoE's 1508 "baby
+     * jumbo", tunnels' underlay), and GSO/GRO super-packets (up to 64 KB,
+     * several segments in one) are cut: one bulk download cannot flush the
+     * history with 64 KB records. */
     {"snaplen", "PACKET_LOGS_SNAPLEN", 1, "BYTES", "1600",
      "bytes of each packet kept (NFLOG copy range), as tcpdump's -s:\n"
      "a 1500-byte MTU packet stays whole, GSO/GRO super-packets (up to\n"
@@ -516,36 +523,25 @@ static void usage(FILE *out)
     fprintf(out, "\nNeeds CAP_NET_ADMIN (root) to bind NFLOG groups.\n");
 }
 
+/* The defaults are the table's: each option's default_text, applied as if
+ * it were given, so that --help, the man page and the values cannot drift
+ * apart. "none", "off" and "built in" mean the zero value. */
+static int is_zero_default(const char *text)
+{
+    return !strcmp(text, "none") || !strcmp(text, "off") || !strcmp(text, "built in");
+}
+
 static void defaults(struct pl_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
-    snprintf(cfg->listen_host, sizeof(cfg->listen_host), "127.0.0.1");
-    cfg->listen_port = 8080;
-    cfg->listen_loopback = 1;
-    cfg->nflog.n_groups = 2;
-    cfg->nflog.groups[0].group = 0;
-    snprintf(cfg->nflog.groups[0].action, PL_NFLOG_ACTION_MAX, "allowed");
-    cfg->nflog.groups[1].group = 1;
-    snprintf(cfg->nflog.groups[1].action, PL_NFLOG_ACTION_MAX, "blocked");
-    /* 16 packets or 10 ms, whichever first: a live tail lags < 50 ms */
-    cfg->nflog.qthreshold = 16;
-    cfg->nflog.qtimeout_ms = 10;
-    cfg->nflog.rcvbuf = 16u << 20;
-    /* A 1500-byte MTU packet is at most 1500 bytes at the network layer,
-     * IPv4 or IPv6 (NFLOG's payload has no link header); 100 more keep
-     * whole what a slightly larger MTU carries (PPPoE's 1508 "baby
-     * jumbo", tunnels' underlay), and GSO/GRO super-packets (up to 64 KB,
-     * several segments in one) are cut: one bulk download cannot flush the
-     * history with 64 KB records. */
-    cfg->nflog.copy_range = 1600;
-    cfg->history_records = 50000;
-    cfg->history_bytes = 64u << 20;
-    cfg->dns_cache = 8192;
-    cfg->max_clients = 128;
-    cfg->max_connections = 256;
-    cfg->head_timeout_ms = 10000;
-    cfg->max_pending = 256;
-    cfg->max_per_address = 64;
+    for (size_t i = 0; i < N_SPECS; i++) {
+        if (!specs[i].takes_value || is_zero_default(specs[i].default_text))
+            continue;
+        char why[256];
+        groups_replaced = cors_replaced = hosts_replaced = 0;
+        if (specs[i].apply(cfg, specs[i].default_text, why, sizeof(why)) < 0)
+            abort(); /* a default the option itself refuses: a bug, caught by any test */
+    }
 }
 
 /* An error that stops the start: through pl_log (with its level when

@@ -78,6 +78,17 @@ static void TEST_defaults(void **state)
     assert_int_equal(cfg.history_records, 50000);
     assert_int_equal(cfg.history_bytes, 64u << 20);
     assert_string_equal(cfg.token, "");
+    /* every default comes from the option table (as --help shows it) */
+    assert_int_equal(cfg.nflog.qthreshold, 16);
+    assert_int_equal(cfg.nflog.qtimeout_ms, 10);
+    assert_int_equal(cfg.nflog.rcvbuf, 16u << 20);
+    assert_int_equal(cfg.nflog.copy_range, 1600);
+    assert_int_equal(cfg.dns_cache, 8192);
+    assert_int_equal(cfg.max_clients, 128);
+    assert_int_equal(cfg.max_connections, 256);
+    assert_int_equal(cfg.head_timeout_ms, 10000);
+    assert_false(cfg.insecure_no_auth);
+    assert_false(cfg.rules);
 }
 
 static void TEST_listen_forms(void **state)
