@@ -864,60 +864,58 @@ static void emit_lws_log(int level, const char *line)
 
 /* ------------------------------------------------------------ main */
 
-int main(int argc, char **argv)
+/* The URL to open: -url, else the server's own PACKET_LOGS_LISTEN (inside
+ * its container, docker exec), with -prefix and -backlog as parameters.
+ * Returns 0, or an exit status after saying why. */
+static int resolve_target(struct options *o, struct target *t, char *listen_url, size_t cap)
 {
-    lws_usec_t start = now_us();
-    pl_log_init(PROGRAM);
-    struct options o;
-    int rc = parse_options(&o, argc, argv);
-    if (rc != 0)
-        return rc > 0 ? EXIT_OK : EXIT_USAGE;
-
-    struct target t;
     const char *why = NULL;
-    /* inside the server's container (docker exec), its own variables */
-    char listen_url[320];
     const char *listen = getenv("PACKET_LOGS_LISTEN");
-    if (!o.url_given && listen && *listen) {
-        if (url_of_listen(listen, listen_url, sizeof(listen_url), &why) != 0) {
+    if (!o->url_given && listen && *listen) {
+        if (url_of_listen(listen, listen_url, cap, &why) != 0) {
             pl_log_error("PACKET_LOGS_LISTEN=%s: %s", listen, why);
             return EXIT_USAGE;
         }
-        o.url = listen_url;
+        o->url = listen_url;
     }
-    if (parse_url(&t, o.url, &why) != 0) {
-        pl_log_error("invalid value \"%s\" for flag -url: %s", o.url, why);
+    if (parse_url(t, o->url, &why) != 0) {
+        pl_log_error("invalid value \"%s\" for flag -url: %s", o->url, why);
         return EXIT_USAGE;
     }
 #if !defined(LWS_WITH_TLS)
-    if (t.tls) {
-        pl_log_error("%s: this build of libwebsockets has no TLS; use ws://", o.url);
+    if (t->tls) {
+        pl_log_error("%s: this build of libwebsockets has no TLS; use ws://", o->url);
         return EXIT_USAGE;
     }
 #endif
-    if ((o.prefix && add_query(&t, "prefix", o.prefix) != 0)) {
+    if ((o->prefix && add_query(t, "prefix", o->prefix) != 0)) {
         pl_log_error("the URL with -prefix is too long");
         return EXIT_USAGE;
     }
-    if (o.backlog >= 0) {
+    if (o->backlog >= 0) {
         char n[24];
-        snprintf(n, sizeof(n), "%ld", o.backlog);
-        if (add_query(&t, "backlog", n) != 0) {
+        snprintf(n, sizeof(n), "%ld", o->backlog);
+        if (add_query(t, "backlog", n) != 0) {
             pl_log_error("the URL with -backlog is too long");
             return EXIT_USAGE;
         }
     }
-    /* the server's scheme: the protocol first, the token as a second one;
-     * a token that cannot go there is the first message (api/pl_upgrade.h) */
-    char offered[PROTOCOL_HEADER_MAX + 1] = PROTOCOL;
-    struct session s = {.state = SESSION_CONNECTING};
-    /* the server's token from its variables only for the server's own URL:
-     * a -url elsewhere must not carry it away */
-    const char *env_token = o.url_given ? NULL : getenv("PACKET_LOGS_TOKEN");
-    const char *env_token_file = o.url_given ? NULL : getenv("PACKET_LOGS_TOKEN_FILE");
+    return 0;
+}
+
+/* The token (-token-file, else the server's own variables for the server's
+ * own URL) into the offered subprotocols (the server's scheme: the protocol
+ * first, the token as a second one) or, when it cannot go there, the first
+ * message s->auth (api/pl_upgrade.h). Returns 0, or an exit status. */
+static int take_auth(const struct options *o, char offered[PROTOCOL_HEADER_MAX + 1],
+                     struct session *s)
+{
+    /* a -url elsewhere must not carry the server's token away */
+    const char *env_token = o->url_given ? NULL : getenv("PACKET_LOGS_TOKEN");
+    const char *env_token_file = o->url_given ? NULL : getenv("PACKET_LOGS_TOKEN_FILE");
     char token[PL_TOKEN_MAX + 1] = "";
-    if (o.token_file) {
-        if (read_token("-token-file", o.token_file, token) != 0)
+    if (o->token_file) {
+        if (read_token("-token-file", o->token_file, token) != 0)
             return EXIT_USAGE;
     } else if (env_token && *env_token) {
         /* packet_logs applies it after PACKET_LOGS_TOKEN_FILE: it wins there too */
@@ -927,23 +925,25 @@ int main(int argc, char **argv)
         if (read_token("PACKET_LOGS_TOKEN_FILE", env_token_file, token) != 0)
             return EXIT_USAGE;
     }
-    if (token[0]) {
-        if (token_fits_protocol(token)) {
-            /* fits: token_fits_protocol() measured it */
-            memcpy(offered + strlen(offered), ", bearer.", sizeof(", bearer."));
-            memcpy(offered + strlen(offered), token, strlen(token) + 1);
-        } else if (!(s.auth = token_message(token, &s.auth_len))) {
-            pl_log_error("out of memory");
-            return EXIT_FAILED;
-        }
-        memset(token, 0, sizeof(token));
+    if (!token[0])
+        return 0;
+    int rc = 0;
+    if (token_fits_protocol(token)) {
+        /* fits: token_fits_protocol() measured it */
+        memcpy(offered + strlen(offered), ", bearer.", sizeof(", bearer."));
+        memcpy(offered + strlen(offered), token, strlen(token) + 1);
+    } else if (!(s->auth = token_message(token, &s->auth_len))) {
+        pl_log_error("out of memory");
+        rc = EXIT_FAILED;
     }
+    memset(token, 0, sizeof(token));
+    return rc;
+}
 
-    /* stdout carries whole lines; a record is written and flushed at once */
-    static char out_buf[RX_CHUNK];
-    setvbuf(stdout, out_buf, _IOFBF, sizeof(out_buf));
-    signal(SIGPIPE, SIG_IGN);
-
+/* The libwebsockets context and the connection to t offering offered.
+ * Returns 0, or an exit status. */
+static int open_stream(struct session *s, const struct target *t, const char *offered)
+{
     lws_set_log_level(LLL_ERR, emit_lws_log);
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof(info));
@@ -951,9 +951,9 @@ int main(int argc, char **argv)
     info.protocols = protocols;
     info.gid = -1;
     info.uid = -1;
-    info.user = &s;
+    info.user = s;
 #if defined(LWS_WITH_TLS)
-    if (t.tls) {
+    if (t->tls) {
         /* lws' own default CA path does not fit Debian; SSL_CERT_FILE as
          * OpenSSL reads it may name another bundle */
         const char *ca = getenv("SSL_CERT_FILE");
@@ -961,61 +961,95 @@ int main(int argc, char **argv)
         info.client_ssl_ca_filepath = ca && *ca ? ca : "/etc/ssl/certs/ca-certificates.crt";
     }
 #endif
-    s.context = lws_create_context(&info);
-    if (!s.context) {
+    s->context = lws_create_context(&info);
+    if (!s->context) {
         pl_log_error("cannot start libwebsockets");
-        free(s.auth);
         return EXIT_FAILED;
     }
-
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-
     struct lws_client_connect_info ci;
     memset(&ci, 0, sizeof(ci));
-    ci.context = s.context;
-    ci.address = t.host;
-    ci.port = t.port;
+    ci.context = s->context;
+    ci.address = t->host;
+    ci.port = t->port;
     /* a redirect is reported, not followed: it would take the token along */
-    ci.ssl_connection = LCCSCF_HTTP_NO_FOLLOW_REDIRECT | (t.tls ? LCCSCF_USE_SSL : 0);
-    ci.path = t.path;
-    ci.host = t.host_header;
+    ci.ssl_connection = LCCSCF_HTTP_NO_FOLLOW_REDIRECT | (t->tls ? LCCSCF_USE_SSL : 0);
+    ci.path = t->path;
+    ci.host = t->host_header;
     ci.protocol = offered;
     /* binds our callback from the start, so that it sees the HTTP answer */
     ci.local_protocol_name = PROTOCOL;
-    ci.pwsi = &s.wsi;
+    ci.pwsi = &s->wsi;
     /* the server pings idle clients (DESIGN.md); we find a dead server */
     static const lws_retry_bo_t idle = {.secs_since_valid_ping = IDLE_PING_S,
                                         .secs_since_valid_hangup = IDLE_HANGUP_S};
     ci.retry_and_idle_policy = &idle;
 
-    lws_sul_schedule(s.context, 0, &s.tick, tick, TICK_US);
-    if (!lws_client_connect_via_info(&ci) && !s.connect_failed) {
-        s.connect_failed = 1;
-        s.state = SESSION_CLOSED;
-        set_error(&s, "Unable to connect");
+    lws_sul_schedule(s->context, 0, &s->tick, tick, TICK_US);
+    if (!lws_client_connect_via_info(&ci) && !s->connect_failed) {
+        s->connect_failed = 1;
+        s->state = SESSION_CLOSED;
+        set_error(s, "Unable to connect");
     }
+    return 0;
+}
 
-    lws_usec_t deadline = o.timeout ? start + (lws_usec_t)o.timeout * LWS_USEC_PER_SEC : 0;
+/* Serves the session until it closes, -timeout passes (from start) or a
+ * signal comes; a stop closes politely within CLOSE_GRACE_US. Returns
+ * nonzero when -timeout ended it. */
+static int run_session(struct session *s, const struct options *o, lws_usec_t start)
+{
+    lws_usec_t deadline = o->timeout ? start + (lws_usec_t)o->timeout * LWS_USEC_PER_SEC : 0;
     lws_usec_t give_up = 0;
     int timed_out = 0;
-    while (s.state != SESSION_CLOSED) {
+    while (s->state != SESSION_CLOSED) {
         lws_usec_t now = now_us();
-        if (!s.stopping && (interrupted || (deadline && now >= deadline))) {
+        if (!s->stopping && (interrupted || (deadline && now >= deadline))) {
             timed_out = !interrupted;
-            s.stopping = 1;
+            s->stopping = 1;
             give_up = now + CLOSE_GRACE_US;
-            if (s.state != SESSION_OPEN)
+            if (s->state != SESSION_OPEN)
                 break; /* nothing to close politely */
-            lws_callback_on_writable(s.wsi);
+            lws_callback_on_writable(s->wsi);
         }
-        if (s.stopping && now >= give_up)
+        if (s->stopping && now >= give_up)
             break;
-        if (lws_service(s.context, 0) < 0)
+        if (lws_service(s->context, 0) < 0)
             break;
     }
+    return timed_out;
+}
+
+int main(int argc, char **argv)
+{
+    lws_usec_t start = now_us();
+    pl_log_init(PROGRAM);
+    struct options o;
+    int rc = parse_options(&o, argc, argv);
+    if (rc != 0)
+        return rc > 0 ? EXIT_OK : EXIT_USAGE;
+    struct target t;
+    char listen_url[320];
+    if ((rc = resolve_target(&o, &t, listen_url, sizeof(listen_url))) != 0)
+        return rc;
+    char offered[PROTOCOL_HEADER_MAX + 1] = PROTOCOL;
+    struct session s = {.state = SESSION_CONNECTING};
+    if ((rc = take_auth(&o, offered, &s)) != 0)
+        return rc;
+
+    /* stdout carries whole lines; a record is written and flushed at once */
+    static char out_buf[RX_CHUNK];
+    setvbuf(stdout, out_buf, _IOFBF, sizeof(out_buf));
+    signal(SIGPIPE, SIG_IGN);
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    if ((rc = open_stream(&s, &t, offered)) != 0) {
+        free(s.auth);
+        return rc;
+    }
+    int timed_out = run_session(&s, &o, start);
     lws_sul_cancel(&s.tick);
     lws_context_destroy(s.context);
     free(s.message);
