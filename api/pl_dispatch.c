@@ -728,6 +728,59 @@ int pl_dispatch_sockaddr(const char *host, uint16_t port, struct sockaddr_storag
     return -EINVAL;
 }
 
+/* The listen socket of d->cfg's address, bound and listening; what the
+ * Host check needs to know of it; the port it got. Returns 0 or -errno. */
+static int listen_on(struct pl_dispatch *d, char *err, size_t errlen)
+{
+    const struct pl_dispatch_config *cfg = &d->cfg;
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    if (pl_dispatch_sockaddr(cfg->host, cfg->port, &ss, &sslen) < 0) {
+        snprintf(err, errlen, "\"%s\" is not an IP address", cfg->host);
+        return -EINVAL;
+    }
+    const struct sockaddr_in *sin = (const struct sockaddr_in *)&ss;
+    const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&ss;
+    sockaddr_ip(&ss, d->listen_addr);
+    d->listen_wildcard = ss.ss_family == AF_INET ? sin->sin_addr.s_addr == htonl(INADDR_ANY)
+                                                 : IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr);
+    d->listen_loopback = ip_is_loopback(d->listen_addr);
+    d->listen_fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (d->listen_fd < 0 ||
+        setsockopt(d->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        bind(d->listen_fd, (struct sockaddr *)&ss, sslen) < 0 || listen(d->listen_fd, 512) < 0) {
+        int rc = -errno;
+        snprintf(err, errlen, "cannot listen on %s port %u: %s", cfg->host, cfg->port,
+                 strerror(errno));
+        return rc;
+    }
+    struct sockaddr_storage bound;
+    socklen_t bound_len = sizeof(bound);
+    if (getsockname(d->listen_fd, (struct sockaddr *)&bound, &bound_len) == 0)
+        d->port = ntohs(bound.ss_family == AF_INET ? ((struct sockaddr_in *)&bound)->sin_port
+                                                   : ((struct sockaddr_in6 *)&bound)->sin6_port);
+    return 0;
+}
+
+/* The epoll set of the thread: the listen socket and the stop event.
+ * Returns 0 or -errno. */
+static int watch(struct pl_dispatch *d, char *err, size_t errlen)
+{
+    d->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    d->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    struct epoll_event ev_listen = {.events = EPOLLIN, .data.ptr = &d->listen_fd};
+    struct epoll_event ev_stop = {.events = EPOLLIN, .data.ptr = &d->stop_fd};
+    if (d->epoll_fd < 0 || d->stop_fd < 0 ||
+        epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, d->listen_fd, &ev_listen) < 0 ||
+        epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, d->stop_fd, &ev_stop) < 0) {
+        int rc = -errno;
+        snprintf(err, errlen, "epoll: %s", strerror(errno));
+        return rc;
+    }
+    return 0;
+}
+
 int pl_dispatch_start(struct pl_dispatch **out, const struct pl_dispatch_config *cfg, char *err,
                       size_t errlen)
 {
@@ -762,45 +815,8 @@ int pl_dispatch_start(struct pl_dispatch **out, const struct pl_dispatch_config 
         d->hostname[0] = '\0';
     for (char *c = d->hostname; *c; c++)
         *c = (char)tolower((unsigned char)*c);
-    struct sockaddr_storage ss;
-    socklen_t sslen;
-    if (pl_dispatch_sockaddr(cfg->host, cfg->port, &ss, &sslen) < 0) {
-        snprintf(err, errlen, "\"%s\" is not an IP address", cfg->host);
-        rc = -EINVAL;
+    if ((rc = listen_on(d, err, errlen)) < 0 || (rc = watch(d, err, errlen)) < 0)
         goto fail;
-    }
-    const struct sockaddr_in *sin = (const struct sockaddr_in *)&ss;
-    const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&ss;
-    sockaddr_ip(&ss, d->listen_addr);
-    d->listen_wildcard = ss.ss_family == AF_INET ? sin->sin_addr.s_addr == htonl(INADDR_ANY)
-                                                 : IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr);
-    d->listen_loopback = ip_is_loopback(d->listen_addr);
-    d->listen_fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    int one = 1;
-    if (d->listen_fd < 0 ||
-        setsockopt(d->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-        bind(d->listen_fd, (struct sockaddr *)&ss, sslen) < 0 || listen(d->listen_fd, 512) < 0) {
-        rc = -errno;
-        snprintf(err, errlen, "cannot listen on %s port %u: %s", cfg->host, cfg->port,
-                 strerror(errno));
-        goto fail;
-    }
-    struct sockaddr_storage bound;
-    socklen_t bound_len = sizeof(bound);
-    if (getsockname(d->listen_fd, (struct sockaddr *)&bound, &bound_len) == 0)
-        d->port = ntohs(bound.ss_family == AF_INET ? ((struct sockaddr_in *)&bound)->sin_port
-                                                   : ((struct sockaddr_in6 *)&bound)->sin6_port);
-    d->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-    d->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    struct epoll_event ev_listen = {.events = EPOLLIN, .data.ptr = &d->listen_fd};
-    struct epoll_event ev_stop = {.events = EPOLLIN, .data.ptr = &d->stop_fd};
-    if (d->epoll_fd < 0 || d->stop_fd < 0 ||
-        epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, d->listen_fd, &ev_listen) < 0 ||
-        epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, d->stop_fd, &ev_stop) < 0) {
-        rc = -errno;
-        snprintf(err, errlen, "epoll: %s", strerror(errno));
-        goto fail;
-    }
     rc = -pthread_create(&d->thread, NULL, run, d);
     if (rc < 0) {
         snprintf(err, errlen, "cannot start the dispatcher thread: %s", strerror(-rc));
