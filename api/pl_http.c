@@ -75,16 +75,8 @@ static const char *allowed_origin(struct MHD_Connection *conn)
     const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
     if (!origin || !*origin || !serving || !serving->cfg.cors_origins)
         return NULL;
-    size_t len = strlen(origin);
-    for (const char *p = serving->cfg.cors_origins; *p;) {
-        const char *end = strchr(p, ',');
-        size_t n = end ? (size_t)(end - p) : strlen(p);
-        if (n == len && strncasecmp(p, origin, n) == 0)
-            return origin;
-        if (!end)
-            break;
-        p = end + 1;
-    }
+    if (pl_upgrade_origin_listed(serving->cfg.cors_origins, origin, strlen(origin)))
+        return origin;
     return NULL;
 }
 

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 /* Bytes of a header value the gate keeps (values only compared or parsed). */
 #define FIELD_MAX 256
@@ -272,10 +273,28 @@ static int parse_authority(struct span s, struct authority *a)
     return 0;
 }
 
-/* 0 when Origin's host and port are the Host the request was sent to. */
-static unsigned check_origin(struct pl_upgrade *u, struct span origin, struct span host_header)
+int pl_upgrade_origin_listed(const char *origins, const char *origin, size_t len)
+{
+    for (const char *p = origins ? origins : ""; *p;) {
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (n == len && len && strncasecmp(p, origin, n) == 0)
+            return 1;
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    return 0;
+}
+
+/* 0 when Origin's host and port are the Host the request was sent to, or
+ * Origin is one of the other origins the user allowed (--cors-origin). */
+static unsigned check_origin(struct pl_upgrade *u, struct span origin, struct span host_header,
+                             const char *origins)
 {
     char shown[64];
+    if (pl_upgrade_origin_listed(origins, origin.p, origin.n))
+        return 0;
     static const struct {
         const char *scheme;
         unsigned port;
@@ -302,7 +321,7 @@ static unsigned check_origin(struct pl_upgrade *u, struct span origin, struct sp
     if (strcmp(from.host, to.host) != 0 || from_port != to_port)
         return refuse(u, 403, "Origin",
                       "Origin \"%s\" is not this server: a page may only open the stream of "
-                      "the server it came from",
+                      "the server it came from, or of one that lists its origin (--cors-origin)",
                       quote(origin, shown, sizeof(shown)));
     return 0;
 }
@@ -468,7 +487,8 @@ static unsigned read_headers(struct pl_upgrade *u, const char *head, size_t len,
 }
 
 unsigned pl_upgrade_check(struct pl_upgrade *u, const char *head, size_t head_len,
-                          const char *token, unsigned clients, unsigned max_clients)
+                          const char *token, unsigned clients, unsigned max_clients,
+                          const char *origins)
 {
     memset(u, 0, sizeof(*u));
     pl_query_init(&u->query);
@@ -528,7 +548,7 @@ unsigned pl_upgrade_check(struct pl_upgrade *u, const char *head, size_t head_le
 
     if (h.n_origin > 1)
         return refuse(u, 403, "Origin", "more than one Origin header");
-    if (h.n_origin && check_origin(u, h.origin, h.host))
+    if (h.n_origin && check_origin(u, h.origin, h.host, origins))
         return u->status;
 
     if (check_protocols(u, &h, token))

@@ -73,9 +73,16 @@ struct pl_upgrade {
  * empty line; need not be NUL-terminated) of an upgrade to the stream.
  * token: the server's token ("" or NULL: none). clients and max_clients:
  * stream clients connected now and the limit (max_clients 0: none).
+ * origins: the other origins whose pages may open the stream besides the
+ * server's own (--cors-origin, comma-separated; NULL or "": none).
  * Fills *u and returns u->status. */
 unsigned pl_upgrade_check(struct pl_upgrade *u, const char *head, size_t head_len,
-                          const char *token, unsigned clients, unsigned max_clients);
+                          const char *token, unsigned clients, unsigned max_clients,
+                          const char *origins);
+
+/* Nonzero when origin (len bytes) is one of the comma-separated origins
+ * (compared without case), as CORS and the stream's Origin check take them. */
+int pl_upgrade_origin_listed(const char *origins, const char *origin, size_t len);
 
 /* Writes the whole HTTP response refusing the upgrade (status line,
  * Content-Type: application/json, Content-Length, Connection: close, Allow

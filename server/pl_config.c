@@ -485,8 +485,8 @@ static const struct option_spec specs[] = {
      "serve the dashboard's files from DIR (development)", apply_web_root},
     {"quiet", "PACKET_LOGS_QUIET", 0, NULL, "off", "log only warnings and errors", apply_quiet},
     {"cors-origin", "PACKET_LOGS_CORS_ORIGIN", 1, "ORIGIN", "none",
-     "let web pages of ORIGIN (https://host[:port]) use the API (CORS);\n"
-     "repeatable or comma-separated",
+     "let web pages of ORIGIN (https://host[:port]) use the API (CORS)\n"
+     "and open the stream; repeatable or comma-separated",
      apply_cors_origin},
 };
 

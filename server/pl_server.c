@@ -228,7 +228,7 @@ static void to_stream(void *ctx, int fd, const struct sockaddr *addr, socklen_t 
     (void)addr;
     (void)len;
     struct pl_upgrade up;
-    if (pl_upgrade_check(&up, head, head_len, s->cfg->token, 0, 0)) {
+    if (pl_upgrade_check(&up, head, head_len, s->cfg->token, 0, 0, s->cfg->cors_origins)) {
         pl_http_refuse(fd, up.status, up.message, up.param);
         close(fd);
         return;

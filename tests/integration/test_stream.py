@@ -474,6 +474,20 @@ def test_foreign_origin_is_403(ns, client_file, start_server):
     client.expect("open")
 
 
+def test_origins_allowed_by_cors_may_open_the_stream(ns, client_file, start_server):
+    """A dashboard on another origin that --cors-origin lets use the API
+    may also follow the stream; other origins still may not."""
+    server = start_server("--cors-origin", "https://grafana.example,http://home.example:3000")
+    status, headers, body = raw_upgrade(server, "/packet_logs/stream",
+                                        "Origin: https://grafana.example\r\n")
+    assert status == 101, body
+    client = Client(ns, client_file, url(server), origin="http://home.example:3000", idle=0.5)
+    client.expect("open")
+    status, headers, body = raw_upgrade(server, "/packet_logs/stream",
+                                        "Origin: http://home.example:3001\r\n")
+    assert status == 403 and json.loads(body)["param"] == "Origin"
+
+
 def test_slow_client_hears_dropped_and_continues(ns, client_file, start_server):
     """A client that reads nothing while 100,000 records pass: the history
     (2000 records) moves past its cursor; it gets {"Dropped": N} and carries

@@ -268,7 +268,7 @@ static void test_verdicts(void **state)
         char *head = malloc(len ? len : 1);
         assert_non_null(head);
         memcpy(head, c->head, len);
-        unsigned status = pl_upgrade_check(&u, head, len, c->token, c->clients, c->max_clients);
+        unsigned status = pl_upgrade_check(&u, head, len, c->token, c->clients, c->max_clients, NULL);
         if (status != c->status || u.status != c->status ||
             (c->param && strcmp(u.param, c->param) != 0) || u.needs_auth != c->needs_auth)
             fail_msg("case \"%s\": status %u param \"%s\" needs_auth %d message \"%s\"; want %u "
@@ -294,14 +294,14 @@ static void test_every_truncation(void **state)
         assert_non_null(head);
         memcpy(head, full, cut);
         struct pl_upgrade u;
-        unsigned status = pl_upgrade_check(&u, head, cut, "secret", 0, 64);
+        unsigned status = pl_upgrade_check(&u, head, cut, "secret", 0, 64, NULL);
         if (status == 0)
             fail_msg("a head cut at %zu of %zu bytes passed", cut, n);
         free(head);
     }
     struct pl_upgrade u;
-    assert_int_equal(pl_upgrade_check(&u, full, n, "secret", 0, 64), 0);
-    assert_int_equal(pl_upgrade_check(&u, NULL, 0, NULL, 0, 0), 400);
+    assert_int_equal(pl_upgrade_check(&u, full, n, "secret", 0, 64, NULL), 0);
+    assert_int_equal(pl_upgrade_check(&u, NULL, 0, NULL, 0, 0, NULL), 400);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -315,7 +315,7 @@ static void test_query_parsed(void **state)
         REQ(STREAM "?prefix=wan%3Ain,nft:drop:&backlog=5&action=blocked&proto=udp"
                    "&dport=53&iface=eth+0&ip=10.0.0.0%2F8&since=0",
             "");
-    assert_int_equal(pl_upgrade_check(&u, head, sizeof(head) - 1, NULL, 0, 0), 0);
+    assert_int_equal(pl_upgrade_check(&u, head, sizeof(head) - 1, NULL, 0, 0, NULL), 0);
     assert_int_equal(u.query.n_prefix, 2);
     assert_string_equal(u.query.prefix[0], "wan:in");
     assert_string_equal(u.query.prefix[1], "drop:");
@@ -330,7 +330,7 @@ static void test_query_parsed(void **state)
     assert_true(u.query.has_since);
 
     static const char plain[] = REQ(STREAM, "");
-    assert_int_equal(pl_upgrade_check(&u, plain, sizeof(plain) - 1, NULL, 0, 0), 0);
+    assert_int_equal(pl_upgrade_check(&u, plain, sizeof(plain) - 1, NULL, 0, 0, NULL), 0);
     assert_int_equal(u.query.n_prefix, 0);
     assert_false(u.query.has_backlog);
     assert_int_equal(u.query.proto, -1);
@@ -342,18 +342,42 @@ static void test_query_parsed(void **state)
     value[PL_UPGRADE_VALUE_MAX] = '\0';
     snprintf(big, sizeof(big),
              "GET " STREAM "?iface=%s HTTP/1.1\r\n" HOST UPGRADE KEY VERSION "\r\n", value);
-    assert_int_equal(pl_upgrade_check(&u, big, strlen(big), NULL, 0, 0), 400);
+    assert_int_equal(pl_upgrade_check(&u, big, strlen(big), NULL, 0, 0, NULL), 400);
     assert_string_equal(u.param, "iface"); /* pl_query: longer than an interface name */
     value[PL_UPGRADE_VALUE_MAX] = 'a';
     value[PL_UPGRADE_VALUE_MAX + 1] = '\0';
     snprintf(big, sizeof(big),
              "GET " STREAM "?iface=%s HTTP/1.1\r\n" HOST UPGRADE KEY VERSION "\r\n", value);
-    assert_int_equal(pl_upgrade_check(&u, big, strlen(big), NULL, 0, 0), 400);
+    assert_int_equal(pl_upgrade_check(&u, big, strlen(big), NULL, 0, 0, NULL), 400);
     assert_string_equal(u.param, "iface");
     assert_non_null(strstr(u.message, "longer than 1024"));
 }
 
 /* Any byte in a query value: an answer, never a crash. */
+static void test_origins_listed(void **state)
+{
+    (void)state;
+    struct pl_upgrade u;
+    static const char *const origins = "https://grafana.example,http://home.example:8080";
+    static const char grafana[] = REQ(STREAM, "Origin: HTTPS://Grafana.Example\r\n");
+    static const char home[] = REQ(STREAM, "Origin: http://home.example:8080\r\n");
+    static const char other[] = REQ(STREAM, "Origin: https://evil.example\r\n");
+    static const char port[] = REQ(STREAM, "Origin: http://home.example:8081\r\n");
+    /* a page of an origin the user listed may open the stream */
+    assert_int_equal(pl_upgrade_check(&u, grafana, sizeof(grafana) - 1, NULL, 0, 0, origins), 0);
+    assert_int_equal(pl_upgrade_check(&u, home, sizeof(home) - 1, NULL, 0, 0, origins), 0);
+    /* others may not, nor the listed ones when nothing is listed */
+    assert_int_equal(pl_upgrade_check(&u, other, sizeof(other) - 1, NULL, 0, 0, origins), 403);
+    assert_string_equal(u.param, "Origin");
+    assert_int_equal(pl_upgrade_check(&u, port, sizeof(port) - 1, NULL, 0, 0, origins), 403);
+    assert_int_equal(pl_upgrade_check(&u, grafana, sizeof(grafana) - 1, NULL, 0, 0, NULL), 403);
+    assert_int_equal(pl_upgrade_check(&u, grafana, sizeof(grafana) - 1, NULL, 0, 0, ""), 403);
+    assert_true(pl_upgrade_origin_listed(origins, "http://home.example:8080", 24));
+    assert_false(pl_upgrade_origin_listed(origins, "http://home.example:808", 23));
+    assert_false(pl_upgrade_origin_listed(origins, "", 0));
+    assert_false(pl_upgrade_origin_listed("a,,b", "", 0));
+}
+
 static void test_hostile_query_bytes(void **state)
 {
     (void)state;
@@ -363,7 +387,7 @@ static void test_hostile_query_bytes(void **state)
             head, sizeof(head),
             "GET " STREAM "?prefix=a%%%02Xb HTTP/1.1\r\n" HOST UPGRADE KEY VERSION "\r\n", b);
         struct pl_upgrade u;
-        unsigned status = pl_upgrade_check(&u, head, (size_t)n, NULL, 0, 0);
+        unsigned status = pl_upgrade_check(&u, head, (size_t)n, NULL, 0, 0, NULL);
         assert_true(status == 0 || status == 400);
         if (status == 400)
             assert_string_equal(u.param, "prefix");
@@ -440,7 +464,7 @@ static void test_every_refusal_fits(void **state)
     for (size_t i = 0; i < N(verdicts); i++) {
         const struct verdict_case *c = &verdicts[i];
         struct pl_upgrade u;
-        if (!pl_upgrade_check(&u, c->head, strlen(c->head), c->token, c->clients, c->max_clients))
+        if (!pl_upgrade_check(&u, c->head, strlen(c->head), c->token, c->clients, c->max_clients, NULL))
             continue;
         char out[1536];
         size_t n = pl_upgrade_format_refusal(u.status, u.message, u.param, out, sizeof(out));
@@ -496,7 +520,7 @@ static void test_protocol_length(void **state)
         snprintf(head, sizeof(head),
                  REQ(STREAM, "Sec-WebSocket-Protocol: packet_logs, bearer.%s\r\n"), token);
         struct pl_upgrade u;
-        unsigned status = pl_upgrade_check(&u, head, strlen(head), token, 0, 0);
+        unsigned status = pl_upgrade_check(&u, head, strlen(head), token, 0, 0, NULL);
         assert_int_equal(status, list_len <= PL_UPGRADE_PROTOCOL_MAX ? 0 : 431);
         if (status)
             assert_string_equal(u.param, "Sec-WebSocket-Protocol");
@@ -513,7 +537,7 @@ static void test_protocol_length(void **state)
                          "Sec-WebSocket-Protocol: %s\r\n"),
              first, second);
     struct pl_upgrade u;
-    assert_int_equal(pl_upgrade_check(&u, head, strlen(head), NULL, 0, 0), 431);
+    assert_int_equal(pl_upgrade_check(&u, head, strlen(head), NULL, 0, 0, NULL), 431);
 }
 
 int main(void)
@@ -523,6 +547,7 @@ int main(void)
         cmocka_unit_test(test_query_parsed),  cmocka_unit_test(test_hostile_query_bytes),
         cmocka_unit_test(test_refusal_bytes), cmocka_unit_test(test_every_refusal_fits),
         cmocka_unit_test(test_token_equal),   cmocka_unit_test(test_protocol_length),
+        cmocka_unit_test(test_origins_listed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
