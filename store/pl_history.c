@@ -37,9 +37,14 @@ struct pl_history {
     uint64_t evictions;
 };
 
+/* What snprintf("%s") did, without its cost: four of these per record made
+ * showed as 5% of the NFLOG thread's time in perf (issue 11). */
 static void copy_field(char *field, size_t size, const char *text)
 {
-    snprintf(field, size, "%s", text ? text : "");
+    size_t len = text ? strnlen(text, size - 1) : 0;
+    if (len)
+        memcpy(field, text, len);
+    field[len] = '\0';
 }
 
 struct pl_record *pl_record_new(const struct pl_record_meta *meta, const char *json,
