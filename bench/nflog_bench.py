@@ -3,18 +3,21 @@
 the floor (a bare libnetfilter_log loop), same rule, same batching, same run.
 
 In a network namespace of its own, a log rule on the output hook logs UDP
-to port 5001 (sent over loopback) to NFLOG group 5. A paced sender
-(bench/udp_flood.c) sends RATE packets per second for SECONDS. Each
-receiver runs alone on the group in turn:
-  - the floor: bench/nflog_floor.c, a bare libnetfilter_log receive loop
-    (same batching, 16 MiB buffer, reads each payload, nothing more);
-    packets counted in a memory-mapped file;
-  - packet_logs (--group 5:allowed), records counted in /metrics;
-  - ulogd2 with NFLOG -> BASE -> IFINDEX -> IP2STR -> HWHDR -> JSON to a
-    file, records counted as lines.
+to port 5001 (sent over loopback) to NFLOG group 5 and, with a second log
+statement, to group 6. A paced sender (bench/udp_flood.c) sends RATE
+packets per second for SECONDS, --repeat times (3). The receivers:
+  - the floor on group 6: bench/nflog_floor.c, a bare libnetfilter_log
+    receive loop (same batching, 16 MiB buffer, reads each payload,
+    nothing more); packets counted in a memory-mapped file;
+  - packet_logs on group 5 (--group 5:allowed), records counted in /metrics;
+    the floor and packet_logs run at the same time, on the same packets,
+    so that other work on the machine weighs on both alike: their ratio
+    is steady where figures taken one after the other are not;
+  - then ulogd2 alone on group 5, NFLOG -> BASE -> IFINDEX -> IP2STR ->
+    HWHDR -> JSON to a file, records counted as lines (--no-ulogd: not).
 Reported: records received, kernel drops, CPU time of the receiver process
-(utime + stime from /proc), CPU per record, and the ratios to the floor
-(target: packet_logs at most 1.5x) and to ulogd2. --perf FILE records
+(utime + stime from /proc), CPU per record, per round, and the median
+ratios to the floor (target: packet_logs at most 1.5x) and to ulogd2. --perf FILE records
 packet_logs' run with `perf record -g` (software clock; this machine has no
 hardware counters) into FILE for `perf report`.
 
