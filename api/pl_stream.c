@@ -280,9 +280,13 @@ static void place_cursor(struct pl_stream *s, struct client *c)
         return;
     unsigned found = 0;
     uint64_t from = st.newest_seq;
+    /* the index skips what cannot match: a backlog of a rare filter does
+     * not read the whole history on the service thread */
+    struct pl_history_filter filter;
+    pl_query_history_filter(&c->query, &filter);
     while (found < c->query.backlog) {
         uint64_t next;
-        size_t got = pl_history_read(s->history, from, -1, s->batch, BATCH, &next);
+        size_t got = pl_history_read_where(s->history, &filter, from, -1, s->batch, BATCH, &next);
         for (size_t i = 0; i < got && found < c->query.backlog; i++) {
             if (pl_query_match(&c->query, s->batch[i])) {
                 found++;
