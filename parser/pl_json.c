@@ -289,6 +289,7 @@ static size_t utf8_valid(const unsigned char *s, size_t n, uint32_t *rune)
 }
 
 /* 1 for the bytes a string keeps as they are: printable ASCII but " \ < > &. */
+/* clang-format off */
 #define PLAIN_ROW(a) a, a, a, a, a, a, a, a, a, a, a, a, a, a, a, a
 static const unsigned char plain[256] = {
     PLAIN_ROW(0), PLAIN_ROW(0),                                           /* controls */
@@ -298,6 +299,7 @@ static const unsigned char plain[256] = {
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,                       /* \ */
     PLAIN_ROW(1), PLAIN_ROW(1),                                           /* ` a-z ~ DEL */
 };
+/* clang-format on */
 
 void pl_json_string(struct pl_json *w, const char *s, size_t n)
 {
@@ -371,6 +373,7 @@ void pl_json_cstring(struct pl_json *w, const char *s)
  * one lookup per 12 bits instead of one per 6. base64 was the encoder's
  * largest cost (30% of `decode`'s instructions on a router mix: gopacket
  * puts each layer's Contents and Payload in a record). */
+/* clang-format off */
 #define B64_ROW(c)                                                                                 \
     c "A" c "B" c "C" c "D" c "E" c "F" c "G" c "H" c "I" c "J" c "K" c "L" c "M" c "N" c "O"      \
     c "P" c "Q" c "R" c "S" c "T" c "U" c "V" c "W" c "X" c "Y" c "Z" c "a" c "b" c "c" c "d"      \
@@ -388,6 +391,7 @@ static const char b64_pairs[] =
     B64_ROW("x") B64_ROW("y") B64_ROW("z") B64_ROW("0") B64_ROW("1") B64_ROW("2") B64_ROW("3")
     B64_ROW("4") B64_ROW("5") B64_ROW("6") B64_ROW("7") B64_ROW("8") B64_ROW("9") B64_ROW("+")
     B64_ROW("/");
+/* clang-format on */
 _Static_assert(sizeof(b64_pairs) == 64 * 64 * 2 + 1, "every pair of base64 digits");
 
 size_t pl_json_base64(char *out, const uint8_t *p, size_t n)

@@ -607,8 +607,8 @@ static int case_match(const struct where_case *c, const struct pl_record *rec)
 }
 
 /* Every seq the reader finds from `from` in direction dir, up to 100000. */
-static size_t collect(struct pl_history *h, const struct where_case *c, int indexed,
-                      uint64_t from, int dir, size_t batch, uint64_t *seqs)
+static size_t collect(struct pl_history *h, const struct where_case *c, int indexed, uint64_t from,
+                      int dir, size_t batch, uint64_t *seqs)
 {
     struct pl_history_filter f;
     pl_history_filter_init(&f);
@@ -643,6 +643,7 @@ static size_t collect(struct pl_history *h, const struct where_case *c, int inde
 static void test_read_where_matches_full_scan(void **state)
 {
     (void)state;
+    /* clang-format off */
     static const struct where_case cases[] = {
         {NULL, NULL, -1, -1, -1, -1},
         {"p1", NULL, -1, -1, -1, -1},
@@ -660,6 +661,7 @@ static void test_read_where_matches_full_scan(void **state)
         {NULL, NULL, -1, -1, -1, 4},
         {"p2", "blocked", 6, -1, -1, -1},
     };
+    /* clang-format on */
     struct pl_history *h = pl_history_new(3000, 1 << 30);
     assert_non_null(h);
     static uint64_t want[100000], got[100000];

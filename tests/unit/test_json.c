@@ -222,8 +222,10 @@ static void test_base64_every_byte(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_string_escaping), cmocka_unit_test(test_base64),
-        cmocka_unit_test(test_ip_text),         cmocka_unit_test(test_time),
+        cmocka_unit_test(test_string_escaping),
+        cmocka_unit_test(test_base64),
+        cmocka_unit_test(test_ip_text),
+        cmocka_unit_test(test_time),
         cmocka_unit_test(test_commas_and_numbers),
         cmocka_unit_test(test_numbers_every_width),
         cmocka_unit_test(test_base64_every_byte),
