@@ -52,9 +52,13 @@ void pl_body_source_init(struct pl_body_source *src, struct pl_history *h,
     unsigned count = 0;
     int more = 0;
     struct pl_record *batch[SCAN_BATCH];
+    /* the index skips what cannot match (issue 11: a rare match no longer
+     * reads the whole history); each record is still tested below */
+    struct pl_history_filter filter;
+    pl_query_history_filter(q, &filter);
     while (!stop) {
         uint64_t next;
-        size_t got = pl_history_read(h, from, src->dir, batch, SCAN_BATCH, &next);
+        size_t got = pl_history_read_where(h, &filter, from, src->dir, batch, SCAN_BATCH, &next);
         if (got == 0)
             break;
         for (size_t i = 0; i < got; i++) {
@@ -78,6 +82,7 @@ void pl_body_source_init(struct pl_body_source *src, struct pl_history *h,
             break;
         from = next;
     }
+    pl_query_history_filter(&src->query, &src->filter);
     src->left = count;
     src->exhausted = count == 0;
     src->from = first;
@@ -101,8 +106,8 @@ struct pl_record *pl_body_source_next(struct pl_body_source *src)
             if (src->exhausted)
                 break;
             uint64_t next;
-            src->n = pl_history_read(src->history, src->from, src->dir, src->batch,
-                                     PL_BODY_BATCH, &next);
+            src->n = pl_history_read_where(src->history, &src->filter, src->from, src->dir,
+                                           src->batch, PL_BODY_BATCH, &next);
             if (src->n == 0 || (src->dir < 0 && next == 0))
                 src->exhausted = 1;
             src->from = next;

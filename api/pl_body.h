@@ -43,6 +43,7 @@ struct pl_body_source {
     int exhausted;   /* the history has nothing more in this direction */
     size_t n, i;     /* batch[i..n) still held */
     struct pl_record *batch[PL_BODY_BATCH];
+    struct pl_history_filter filter; /* the index's part of query (refers to it) */
 };
 
 /* Fixes the page of query q in history h: reads ahead (taking and dropping

@@ -811,6 +811,38 @@ int pl_query_match(const struct pl_query *q, const struct pl_record *rec)
     return 1;
 }
 
+/* The index's tests of a prefix or an action as records hold them: the
+ * same as pl_query_match's. */
+static int index_prefix(const void *ctx, const char *prefix)
+{
+    const struct pl_query *q = ctx;
+    size_t size = PL_RECORD_PREFIX_MAX, skip = 0;
+    while (skip < size && is_space(prefix[skip]))
+        skip++;
+    for (size_t i = 0; i < q->n_prefix; i++)
+        if (prefix_starts_with(prefix + skip, size - skip, q->prefix[i]))
+            return 1;
+    return 0;
+}
+
+static int index_action(const void *ctx, const char *action)
+{
+    const struct pl_query *q = ctx;
+    return strncmp(action, q->action, PL_RECORD_ACTION_MAX) == 0;
+}
+
+void pl_query_history_filter(const struct pl_query *q, struct pl_history_filter *f)
+{
+    pl_history_filter_init(f);
+    f->ctx = q;
+    f->prefix = q->n_prefix ? index_prefix : NULL;
+    f->action = q->action[0] ? index_action : NULL;
+    f->proto = q->proto;
+    f->port = q->port;
+    f->sport = q->sport;
+    f->dport = q->dport;
+}
+
 /* ------------------------------------------------------------------------ */
 /* The canonical query string */
 

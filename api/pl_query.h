@@ -82,6 +82,12 @@ int pl_query_add(struct pl_query *q, const char *key, const char *value, int fla
 /* Nonzero when rec passes every filter of q (not limit/before/after/order). */
 int pl_query_match(const struct pl_query *q, const struct pl_record *rec);
 
+/* Fills f with what the history's index can test of q (prefix, action,
+ * proto, ports), for pl_history_read_where: the records it skips fail q;
+ * the ones it returns still need pl_query_match. f refers to q, which must
+ * stay where it is while f is used. */
+void pl_query_history_filter(const struct pl_query *q, struct pl_history_filter *f);
+
 /* Room for the canonical query string of any query, NUL included. */
 #define PL_QUERY_FORMAT_MAX 6144
 

@@ -20,9 +20,14 @@
  *    writeable callback, so a push after the clear wakes it again.
  *  - counters: atomics.
  * The service thread reads the history in batches, holding references only
- * inside one writeable callback; a client's memory is its copy of one
- * record (with LWS_PRE bytes of headroom) and lws's rest of a partial send,
- * plus, with permessage-deflate, lws's zlib state and 1 KB buffers.
+ * inside one writeable callback. A client without permessage-deflate gets
+ * its messages framed here (the record's JSON behind a 2-10 byte header),
+ * up to BURST of them or BATCH_BYTES in one buffer sent by one lws_write()
+ * of raw bytes, so one send() carries many messages; its memory is that
+ * buffer (BATCH_BYTES + 1 KB; a larger record's only while it is sent) and
+ * lws's rest of a partial send. A client with permessage-deflate gets one
+ * message per callback through lws (which compresses it): its copy of one
+ * record with LWS_PRE bytes of headroom, lws's zlib state and 1 KB buffers.
  */
 #include "pl_stream.h"
 
@@ -56,6 +61,13 @@
  * (core-net/output.c compiles the check out). Measured: 16 costs the
  * service thread 1.3 us per message where 1 costs 3 us (4 clients). */
 #define BURST 64
+/* Clients without permessage-deflate get their messages framed here, many
+ * to a buffer, and the buffer sent with one lws_write() (as raw bytes: lws
+ * sends them in one send() and keeps what the socket does not take). One
+ * send() per message was most of the service thread's time (issue 11).
+ * A batch ends at BURST messages or once it holds BATCH_BYTES. */
+#define BATCH_BYTES 32768
+#define FRAME_HEAD_MAX 10 /* FIN|text, 127, 64-bit length; server frames are not masked */
 #define RX_MAX 1024       /* the first message, {"token": ...}, at most */
 #define OUT_KEEP 65536    /* a record buffer larger than this is freed after use */
 #define STOP_GRACE_MS 300 /* time for close frames to leave at stop */
@@ -118,8 +130,9 @@ struct client {
     lws_sorted_usec_list_t deadline;
     unsigned close_code; /* closing with this at the next writeable */
     char close_reason[100];
-    unsigned char *out; /* LWS_PRE + the message being sent */
+    unsigned char *out; /* LWS_PRE + the message being sent; or the frames of a batch */
     size_t out_cap;
+    size_t out_len; /* bytes of framed messages in out (clients without deflate) */
     /* permessage-deflate negotiated: lws compresses a message a buffer at a
      * time and, when its output outgrows one, keeps reading `out` after
      * lws_write() returned, until it has drained it (it calls no
@@ -267,9 +280,13 @@ static void place_cursor(struct pl_stream *s, struct client *c)
         return;
     unsigned found = 0;
     uint64_t from = st.newest_seq;
+    /* the index skips what cannot match: a backlog of a rare filter does
+     * not read the whole history on the service thread */
+    struct pl_history_filter filter;
+    pl_query_history_filter(&c->query, &filter);
     while (found < c->query.backlog) {
         uint64_t next;
-        size_t got = pl_history_read(s->history, from, -1, s->batch, BATCH, &next);
+        size_t got = pl_history_read_where(s->history, &filter, from, -1, s->batch, BATCH, &next);
         for (size_t i = 0; i < got && found < c->query.backlog; i++) {
             if (pl_query_match(&c->query, s->batch[i])) {
                 found++;
@@ -311,6 +328,73 @@ static int write_message(struct lws *wsi, struct client *c, const char *text, si
     return n < 0 ? -1 : 0;
 }
 
+/* Appends one text message, framed (RFC 6455 5.2: FIN, opcode 1, no
+ * mask), to the client's batch. */
+static int frame_append(struct client *c, const char *text, size_t len)
+{
+    if (len > SIZE_MAX - FRAME_HEAD_MAX - c->out_len)
+        return -1;
+    size_t need = c->out_len + FRAME_HEAD_MAX + len;
+    if (c->out_cap < need) {
+        size_t cap = need < BATCH_BYTES + 1024 ? BATCH_BYTES + 1024 : need;
+        unsigned char *out = realloc(c->out, cap);
+        if (!out)
+            return -1;
+        c->out = out;
+        c->out_cap = cap;
+    }
+    unsigned char *o = c->out + c->out_len;
+    *o++ = 0x81;
+    if (len < 126) {
+        *o++ = (unsigned char)len;
+    } else if (len <= 0xffff) {
+        *o++ = 126;
+        *o++ = (unsigned char)(len >> 8);
+        *o++ = (unsigned char)len;
+    } else {
+        *o++ = 127;
+        for (int shift = 56; shift >= 0; shift -= 8)
+            *o++ = (unsigned char)((uint64_t)len >> shift);
+    }
+    memcpy(o, text, len);
+    c->out_len = (size_t)(o + len - c->out);
+    return 0;
+}
+
+/* Sends the batch with one lws_write(); lws keeps what the socket did not
+ * take and sends it before calling us writeable again. */
+static int frame_flush(struct lws *wsi, struct client *c)
+{
+    if (!c->out_len)
+        return 0;
+    int n = lws_write(wsi, c->out, c->out_len, LWS_WRITE_HTTP);
+    c->out_len = 0;
+    if (c->out_cap > BATCH_BYTES + 1024) {
+        /* a rare large record costs its memory only while it is sent */
+        free(c->out);
+        c->out = NULL;
+        c->out_cap = 0;
+    }
+    return n < 0 ? -1 : 0;
+}
+
+/* One message to the client: into its batch, or (deflate) through lws.
+ * *full is set when no more should be added in this writeable callback. */
+static int emit(struct lws *wsi, struct client *c, const char *text, size_t len, unsigned sent,
+                unsigned burst, int *full)
+{
+    if (!c->deflate) {
+        if (frame_append(c, text, len) < 0)
+            return -1;
+        *full = sent + 1 >= burst || c->out_len >= BATCH_BYTES;
+        return 0;
+    }
+    if (write_message(wsi, c, text, len) < 0)
+        return -1;
+    *full = sent + 1 >= burst || lws_send_pipe_choked(wsi);
+    return 0;
+}
+
 static int send_burst(struct pl_stream *s, struct lws *wsi, struct client *c, unsigned *sent_out,
                       unsigned *scanned_out, int *caught_up_out)
 {
@@ -331,12 +415,12 @@ static int send_burst(struct pl_stream *s, struct lws *wsi, struct client *c, un
             uint64_t missed = first - c->cursor;
             char text[64];
             int n = snprintf(text, sizeof(text), "{\"Dropped\":%llu}", (unsigned long long)missed);
-            if (write_message(wsi, c, text, (size_t)n) < 0)
+            int full;
+            if (emit(wsi, c, text, (size_t)n, sent, burst, &full) < 0)
                 return -1;
             atomic_fetch_add_explicit(&s->dropped, missed, memory_order_relaxed);
             c->cursor = first;
-            if (++sent < burst && lws_send_pipe_choked(wsi))
-                sent = burst;
+            sent = full ? burst : sent + 1;
             continue;
         }
         size_t i = 0;
@@ -350,13 +434,13 @@ static int send_burst(struct pl_stream *s, struct lws *wsi, struct client *c, un
             }
             if (sent >= burst)
                 break;
-            if (write_message(wsi, c, rec->json, rec->json_len) < 0) {
+            int full;
+            if (emit(wsi, c, rec->json, rec->json_len, sent, burst, &full) < 0) {
                 failed = 1;
                 break;
             }
             c->cursor = rec->seq + 1;
-            if (++sent < burst && lws_send_pipe_choked(wsi))
-                sent = burst;
+            sent = full ? burst : sent + 1;
         }
         unref_all(s->batch, got);
         if (failed)
@@ -381,6 +465,15 @@ static int send_records(struct pl_stream *s, struct lws *wsi, struct client *c)
     int caught_up = 0;
     if (lws_send_pipe_choked(wsi)) {
         lws_callback_on_writable(wsi);
+        return 0;
+    }
+    if (!c->deflate) {
+        /* the burst is one buffer and one send(): full segments already */
+        int rc = send_burst(s, wsi, c, &sent, &scanned, &caught_up);
+        if (frame_flush(wsi, c) < 0 || rc < 0)
+            return -1;
+        if (!caught_up)
+            lws_callback_on_writable(wsi);
         return 0;
     }
     /* The socket has TCP_NODELAY (a record must not wait for the client's

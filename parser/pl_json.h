@@ -44,7 +44,28 @@ void pl_json_array_end(struct pl_json *w);
  * (A macro so that the length of a literal key is known at compile time:
  * keys are a tenth of a record's encoding time.) */
 void pl_json_key_n(struct pl_json *w, const char *key, size_t len);
-#define pl_json_key(w, key) pl_json_key_n((w), (key), __builtin_strlen(key))
+/* pl_json_key_n inline when the buffer has room: with a literal key the
+ * copy is a few moves, not a call to memcpy (keys were 10% of the live
+ * path's instructions under callgrind, issue 11). */
+static inline void pl_json_key_inline(struct pl_json *w, const char *key, size_t len)
+{
+    if (__builtin_expect(w->failed || w->len + len + 5 > w->cap, 0)) {
+        pl_json_key_n(w, key, len);
+        return;
+    }
+    char *p = w->buf + w->len;
+    if (w->sep)
+        *p++ = ',';
+    *p++ = '"';
+    __builtin_memcpy(p, key, len);
+    p += len;
+    *p++ = '"';
+    *p++ = ':';
+    *p = '\0';
+    w->len = (size_t)(p - w->buf);
+    w->sep = 0;
+}
+#define pl_json_key(w, key) pl_json_key_inline((w), (key), __builtin_strlen(key))
 
 void pl_json_null(struct pl_json *w);
 void pl_json_bool(struct pl_json *w, int value);

@@ -337,6 +337,8 @@ size_t pl_domains_lookup(struct pl_domains *d, const uint8_t *addr, size_t addr_
         out[0] = '\0';
     if (!d || !addr || (addr_len != 4 && addr_len != 16) || !out || size == 0)
         return 0;
+    if (d->count == 0)
+        return 0; /* no hash to pay for: a router without DNS traffic logged */
     uint32_t i = find(d, addr, addr_len, NULL);
     /* An expired entry stays until a learn reclaims it: lookups stay O(1). */
     if (i == NONE || d->entries[i].expires <= now)

@@ -65,14 +65,15 @@ struct server {
     uint64_t parse_errors_logged;
 };
 
-/* The ingest path's records: into the history (the stream's queue too),
- * counted per prefix, and the stream woken. */
+/* The ingest path's records: into the history (the stream's queue too)
+ * and counted per prefix. The stream is woken once per receive batch, in
+ * nflog_main: a wakeup per record was a fence, an exchange and often a
+ * write() (lws_cancel_service) per packet. */
 static void on_record(void *ctx, struct pl_record *rec)
 {
     struct server *s = ctx;
     pl_prefixes_count(s->prefixes, rec->prefix, rec->action, rec->ts_sec, rec->ts_nsec);
     pl_history_push(s->history, rec);
-    pl_stream_notify(s->stream);
 }
 
 /* Kernel drops and unparsable messages are logged at most every 10 s,
@@ -131,6 +132,9 @@ static void *nflog_main(void *arg)
         }
         if (fds[0].revents) {
             int rc = pl_nflog_receive(s->nflog, pl_ingest_packet, s->ingest);
+            /* the batch's records at once (also after an error: some
+             * may have come before it) */
+            pl_stream_notify(s->stream);
             if (rc < 0 && rc != -EAGAIN && rc != -EINTR && rc != -ENOBUFS)
                 pl_log_error("NFLOG: %s", strerror(-rc));
         }

@@ -91,6 +91,49 @@ int pl_history_push(struct pl_history *h, struct pl_record *rec);
 size_t pl_history_read(struct pl_history *h, uint64_t from, int dir, struct pl_record **out,
                        size_t max, uint64_t *next);
 
+/* ------------------------------------------------------------------------
+ * The index (issue 11): a page whose filter matches rarely must not scan
+ * the whole ring. Beside each ring slot the history keeps the record's keys
+ * (8 bytes: prefix id, action id, protocol, ports), and per block of
+ * PL_HISTORY_BLOCK positions a summary (304 bytes: the prefix and action
+ * ids, protocols and a 2048-bit Bloom filter of the ports present), so a
+ * filtered read skips a block that cannot hold a match and tests the keys
+ * of the others without touching the records. Memory: 8 + 304 / 64 = 12.75
+ * bytes per record of --history-records, allocated once with the ring.
+ * The first PL_HISTORY_KEYS - 1 distinct prefixes (and actions) get ids of
+ * their own; later ones share the last id, which every filter lets through.
+ */
+#define PL_HISTORY_BLOCK 64
+#define PL_HISTORY_KEYS 64
+
+/* Decides whether a prefix (or action) as records hold it can match. */
+typedef int (*pl_history_key_fn)(const void *ctx, const char *key);
+
+/* What a filtered read must find, as far as the index knows. A record it
+ * returns may still fail the caller's other tests; one it skips fails this
+ * filter. Initialise with pl_history_filter_init; the read fills in the ids
+ * of prefixes and actions as they become known (so the filter is per reader). */
+struct pl_history_filter {
+    pl_history_key_fn prefix; /* NULL: any prefix */
+    pl_history_key_fn action; /* NULL: any action */
+    const void *ctx;          /* for both */
+    int proto;                /* -1: any */
+    int port, sport, dport;   /* -1: any; port: either of the two */
+    /* the reads' own */
+    uint64_t prefix_ids, action_ids; /* ids that may match */
+    unsigned prefixes_known, actions_known;
+};
+
+/* A filter that lets every record through. */
+void pl_history_filter_init(struct pl_history_filter *f);
+
+/* pl_history_read of the records that may pass f: the same contract for
+ * from, dir, out, max, *next and the return value (0: nothing more in that
+ * direction), but records that fail f are skipped, whole blocks at a time.
+ * The lock is held for at most a few thousand slot or block tests at once. */
+size_t pl_history_read_where(struct pl_history *h, struct pl_history_filter *f, uint64_t from,
+                             int dir, struct pl_record **out, size_t max, uint64_t *next);
+
 struct pl_history_stats {
     uint64_t oldest_seq; /* 0 when empty */
     uint64_t newest_seq; /* the last seq pushed, kept after eviction; 0 before any */

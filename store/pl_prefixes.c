@@ -104,14 +104,23 @@ static unsigned metric_slot(struct pl_prefixes *p, const char *prefix, const cha
     return (unsigned)p->n_slots++;
 }
 
+/* snprintf(field, size, "%s", text) at a fraction of its cost: this runs
+ * for every record (perf, issue 11). */
+static void copy_cut(char *field, size_t size, const char *text)
+{
+    size_t len = strnlen(text, size - 1);
+    memcpy(field, text, len);
+    field[len] = '\0';
+}
+
 void pl_prefixes_count(struct pl_prefixes *p, const char *prefix, const char *action,
                        int64_t sec, uint32_t nsec)
 {
     /* compare what an entry can hold: a prefix longer than the field is
      * stored cut, and must find that entry again, not take a new one */
     struct entry key;
-    snprintf(key.prefix, sizeof(key.prefix), "%s", prefix);
-    snprintf(key.action, sizeof(key.action), "%s", action);
+    copy_cut(key.prefix, sizeof(key.prefix), prefix);
+    copy_cut(key.action, sizeof(key.action), action);
     pthread_mutex_lock(&p->lock);
     struct entry *e = NULL;
     for (size_t i = 0; i < p->n; i++) {

@@ -72,6 +72,8 @@ async def main(a):
         kw["subprotocols"] = a["subprotocols"]
     if a.get("origin"):
         kw["origin"] = a["origin"]
+    if a.get("no_deflate"):  # the server frames such a client's messages itself
+        kw["compression"] = None
     try:
         ws = await websockets.connect(a["url"], **kw)
     except websockets.InvalidStatusCode as e:
@@ -646,6 +648,29 @@ def test_many_clients_see_every_record(ns, client_file, start_server):
         items = c.expect("summary")["items"]
         assert items == wan[-len(items):] and items[-1] == newest
         assert len(items) == 5000
+
+
+@pytest.mark.parametrize("no_deflate", [True, False], ids=["plain", "deflate"])
+def test_every_frame_length_byte_for_byte(ns, client_file, start_server, no_deflate):
+    """Records of every WebSocket length form (7-bit, 16-bit, and over 64 KiB:
+    64-bit), mixed, to a client without permessage-deflate (whose messages
+    the server frames itself, many to a send) and to one with it: each
+    message byte for byte REST's record, none missing, in order."""
+    server = start_server("--snaplen", "0")
+    client = Client(ns, client_file, url(server, "?prefix=wan:in"), no_deflate=no_deflate,
+                    idle=3)
+    client.expect("open")
+    time.sleep(0.3)
+    for size in (1, 40000, 20, 60000, 300, 5):
+        send_udp(ns, WAN_PORT, 3, payload=b"x" * size)
+    got, last = client.messages()
+    assert last["event"] == "idle"
+    wan = server.records("prefix=wan:in")
+    assert len(wan) == 18 and len(got) == 18
+    assert [json.loads(m)["Seq"] for m in got] == sorted(wan)
+    assert max(len(m) for m in got) > 65535, "a record needs a 64-bit length"
+    for m in got:
+        assert m == wan[json.loads(m)["Seq"]], "a message differs from REST's record"
 
 
 @pytest.mark.skipif(not SLOW, reason="waits for the server's ping (set PL_SLOW_TESTS=1)")

@@ -542,6 +542,155 @@ static void test_threads(void **state)
     pl_history_free(r.h);
 }
 
+/* ------------------------------------------------------------------------ */
+/* The index: pl_history_read_where finds exactly what a full scan with the
+ * same test finds, in both directions, from anywhere, across evictions and
+ * past the ids' bound (more prefixes than PL_HISTORY_KEYS). */
+
+static struct pl_record *keyed_record(uint64_t seq, unsigned r)
+{
+    char prefix[32], json[64];
+    /* 80 prefixes in all: the last ones share the index's overflow id */
+    snprintf(prefix, sizeof(prefix), "p%u:in ", r % 7 == 0 ? 7 + r % 80 : r % 3);
+    snprintf(json, sizeof(json), "{\"Seq\":%llu}", (unsigned long long)seq);
+    struct pl_record_meta meta = {
+        .seq = seq,
+        .prefix = prefix,
+        .action = r % 5 == 0 ? "blocked" : "allowed",
+    };
+    meta.summary.proto = (uint8_t)(r % 11 == 0 ? 6 : r % 13 == 0 ? 1 : 17);
+    meta.summary.has_ports = meta.summary.proto != 1;
+    meta.summary.sport = (uint16_t)(meta.summary.has_ports ? 1000 + r % 37 : 0);
+    meta.summary.dport = (uint16_t)(meta.summary.has_ports ? 5000 + r % 101 : 0);
+    struct pl_record *rec = pl_record_new(&meta, json, strlen(json));
+    assert_non_null(rec);
+    return rec;
+}
+
+struct where_case {
+    const char *prefix; /* starts-with; NULL any */
+    const char *action;
+    int proto, port, sport, dport;
+};
+
+static int prefix_fn(const void *ctx, const char *key)
+{
+    const struct where_case *c = ctx;
+    return strncmp(key, c->prefix, strlen(c->prefix)) == 0;
+}
+
+static int action_fn(const void *ctx, const char *key)
+{
+    const struct where_case *c = ctx;
+    return strcmp(key, c->action) == 0;
+}
+
+static int case_match(const struct where_case *c, const struct pl_record *rec)
+{
+    const struct pl_summary *s = &rec->summary;
+    if (c->prefix && !prefix_fn(c, rec->prefix))
+        return 0;
+    if (c->action && !action_fn(c, rec->action))
+        return 0;
+    if (c->proto >= 0 && s->proto != c->proto)
+        return 0;
+    if (c->port >= 0 || c->sport >= 0 || c->dport >= 0) {
+        if (!s->has_ports)
+            return 0;
+        if (c->port >= 0 && s->sport != c->port && s->dport != c->port)
+            return 0;
+        if (c->sport >= 0 && s->sport != c->sport)
+            return 0;
+        if (c->dport >= 0 && s->dport != c->dport)
+            return 0;
+    }
+    return 1;
+}
+
+/* Every seq the reader finds from `from` in direction dir, up to 100000. */
+static size_t collect(struct pl_history *h, const struct where_case *c, int indexed, uint64_t from,
+                      int dir, size_t batch, uint64_t *seqs)
+{
+    struct pl_history_filter f;
+    pl_history_filter_init(&f);
+    f.prefix = c->prefix ? prefix_fn : NULL;
+    f.action = c->action ? action_fn : NULL;
+    f.ctx = c;
+    f.proto = c->proto;
+    f.port = c->port;
+    f.sport = c->sport;
+    f.dport = c->dport;
+    size_t n = 0;
+    struct pl_record *out[64];
+    for (;;) {
+        uint64_t next;
+        size_t got = indexed ? pl_history_read_where(h, &f, from, dir, out, batch, &next)
+                             : pl_history_read(h, from, dir, out, batch, &next);
+        for (size_t i = 0; i < got; i++) {
+            if (case_match(c, out[i]))
+                seqs[n++] = out[i]->seq;
+            else /* prefixes past the ids' bound share one id: only they pass wrongly */
+                assert_true(!indexed || c->prefix);
+            pl_record_unref(out[i]);
+        }
+        if (got == 0 || (dir < 0 && next == 0))
+            return n;
+        if (dir > 0)
+            assert_true(next > from);
+        from = next;
+    }
+}
+
+static void test_read_where_matches_full_scan(void **state)
+{
+    (void)state;
+    /* clang-format off */
+    static const struct where_case cases[] = {
+        {NULL, NULL, -1, -1, -1, -1},
+        {"p1", NULL, -1, -1, -1, -1},
+        {"p8", NULL, -1, -1, -1, -1},     /* an id of its own */
+        {"p7", NULL, -1, -1, -1, -1},     /* p7, p70..p79: some past the bound */
+        {"p85", NULL, -1, -1, -1, -1},    /* only past the bound */
+        {"nothing", NULL, -1, -1, -1, -1},
+        {NULL, "blocked", -1, -1, -1, -1},
+        {NULL, NULL, 6, -1, -1, -1},
+        {NULL, NULL, 1, -1, -1, -1},
+        {NULL, NULL, -1, 1005, -1, -1},
+        {NULL, NULL, -1, 5099, -1, -1},
+        {NULL, NULL, -1, -1, 1000, -1},
+        {NULL, NULL, -1, -1, -1, 5003},
+        {NULL, NULL, -1, -1, -1, 4},
+        {"p2", "blocked", 6, -1, -1, -1},
+    };
+    /* clang-format on */
+    struct pl_history *h = pl_history_new(3000, 1 << 30);
+    assert_non_null(h);
+    static uint64_t want[100000], got[100000];
+    uint64_t seq = 0;
+    unsigned r = 12345;
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < 2500; i++) {
+            r = r * 1103515245u + 12345u;
+            seq += 1 + (r >> 16) % 3; /* gaps, as filtered-out seqs make */
+            assert_int_equal(pl_history_push(h, keyed_record(seq, (r >> 8) & 0xffff)), 0);
+        }
+        for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+            const uint64_t froms[] = {0, UINT64_MAX, seq / 2, seq - 10, seq - 2000, 1};
+            for (size_t k = 0; k < sizeof(froms) / sizeof(froms[0]); k++) {
+                for (int dir = -1; dir <= 1; dir += 2) {
+                    size_t batch = 1 + (c + k) % 64;
+                    size_t nw = collect(h, &cases[c], 0, froms[k], dir, 64, want);
+                    size_t ng = collect(h, &cases[c], 1, froms[k], dir, batch, got);
+                    if (nw != ng || memcmp(want, got, nw * sizeof(want[0])) != 0)
+                        fail_msg("case %zu from %llu dir %d: %zu records, the index %zu", c,
+                                 (unsigned long long)froms[k], dir, nw, ng);
+                }
+            }
+        }
+    }
+    pl_history_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -556,6 +705,7 @@ int main(void)
         cmocka_unit_test(test_read_gaps),
         cmocka_unit_test(test_read_gaps_random),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_read_where_matches_full_scan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

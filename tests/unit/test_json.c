@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -167,12 +168,67 @@ static void test_commas_and_numbers(void **state)
     assert_null(w.buf);
 }
 
+/* Every width of a number, each side of a power of ten: the writer works
+ * two digits at a time and must agree with printf. */
+static void test_numbers_every_width(void **state)
+{
+    (void)state;
+    uint64_t p10 = 1;
+    for (int width = 1; width <= 20; width++) {
+        const uint64_t values[] = {p10 - 1, p10, p10 + 1, p10 * 5 + 7};
+        for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+            struct pl_json w;
+            pl_json_init(&w);
+            pl_json_array_begin(&w);
+            pl_json_uint(&w, values[i]);
+            pl_json_uint(&w, values[i]);
+            pl_json_array_end(&w);
+            char expected[64];
+            snprintf(expected, sizeof(expected), "[%llu,%llu]", (unsigned long long)values[i],
+                     (unsigned long long)values[i]);
+            assert_string_equal(w.buf, expected);
+            pl_json_fini(&w);
+        }
+        if (width < 20)
+            p10 *= 10;
+    }
+}
+
+/* Every byte value in every position of a triple, against a plain
+ * six-bits-at-a-time encoder: the writer's table takes twelve bits. */
+static void test_base64_every_byte(void **state)
+{
+    (void)state;
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    uint8_t in[3 * 256 + 2];
+    for (size_t i = 0; i < sizeof(in); i++)
+        in[i] = (uint8_t)(i * 7 + i / 256); /* every value at each offset mod 3 */
+    for (size_t n = sizeof(in) - 2; n <= sizeof(in); n++) {
+        char got[1100], expected[1100];
+        size_t len = pl_json_base64(got, in, n), e = 0;
+        for (size_t i = 0; i < n; i += 3) {
+            uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0) |
+                         (i + 2 < n ? in[i + 2] : 0);
+            expected[e++] = b64[v >> 18];
+            expected[e++] = b64[(v >> 12) & 63];
+            expected[e++] = i + 1 < n ? b64[(v >> 6) & 63] : '=';
+            expected[e++] = i + 2 < n ? b64[v & 63] : '=';
+        }
+        assert_int_equal(len, e);
+        assert_memory_equal(got, expected, e);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_string_escaping), cmocka_unit_test(test_base64),
-        cmocka_unit_test(test_ip_text),         cmocka_unit_test(test_time),
+        cmocka_unit_test(test_string_escaping),
+        cmocka_unit_test(test_base64),
+        cmocka_unit_test(test_ip_text),
+        cmocka_unit_test(test_time),
         cmocka_unit_test(test_commas_and_numbers),
+        cmocka_unit_test(test_numbers_every_width),
+        cmocka_unit_test(test_base64_every_byte),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
