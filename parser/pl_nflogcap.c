@@ -290,6 +290,11 @@ size_t pl_nflogcap_write(const struct pl_nflog_frame *f, size_t orig_len, uint8_
         put_be32(v, f->seq);
         put_tlv(&w, NFULA_SEQ, v, 4, 4);
     }
+    /* A cut payload's TLV says the whole packet's length, as in a capture
+     * cut by its snaplen (tcpdump -s): the capture's len then covers it,
+     * and Wireshark's packet list dissects the packet's headers (its
+     * detail view stops at the cut TLV: "NFLOG truncated"; a TLV saying
+     * only the bytes kept fares no better there, and worse in the list). */
     size_t before_payload = w.len;
     put_tlv(&w, NFULA_PAYLOAD, f->payload, payload_len, orig_len);
     if (full_len)

@@ -1,0 +1,329 @@
+"""
+Wireshark in one click (issue 12): the log as a capture, and tcpdump's NFLOG
+captures as records.
+
+- GET /packet_logs.pcap?prefix=wan:in read by Debian's tshark has exactly the
+  packets of the same REST query (count, order, bytes), with the prefix shown
+  by tshark's NFLOG dissector; a packet cut by --snaplen keeps its length.
+- tcpdump -i nflog:5 beside the server (a second log rule sends the same
+  packets to group 5: the kernel lets one socket bind a group) gives, through
+  `packet_logs decode --group 5:allowed`, the records REST gives, apart from
+  Seq.
+- A 100,000-record export read slowly keeps the server's memory bounded.
+"""
+import base64
+import calendar
+import json
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import threading
+import time
+
+import pytest
+
+from conftest import BINARY, WAN_CLIENT4, WAN_ROUTER4, PY, netns, ns_sh
+
+PCAP_PORT = 7600      # the export test's datagrams
+CAPTURE_PORT = 7601   # the tcpdump test's datagrams
+BULK_PORT = 7602      # the memory test's datagrams
+TCPDUMP_GROUP = 5
+
+tshark = pytest.mark.skipif(not shutil.which("tshark"), reason="tshark is not installed "
+                            "(scripts/install-deps.sh --test installs it)")
+
+
+def ip_bytes(rec):
+    """The packet the record was made of, from its IP layer."""
+    ip = rec.get("IP") or rec.get("IPv6")
+    return base64.b64decode(ip["Contents"]) + base64.b64decode(ip["Payload"] or "")
+
+
+def read_pcap(data):
+    """A pcap file (microsecond, this host's byte order, as libpcap writes it)
+    -> (link type, [(ts_sec, ts_usec, caplen, len, frame)])."""
+    magic, _, _, _, _, _, link = struct.unpack("=IHHiIII", data[:24])
+    assert magic == 0xa1b2c3d4, hex(magic)
+    out, off = [], 24
+    while off < len(data):
+        sec, usec, caplen, length = struct.unpack("=IIII", data[off:off + 16])
+        out.append((sec, usec, caplen, length, data[off + 16:off + 16 + caplen]))
+        off += 16 + caplen
+    assert off == len(data)
+    return link, out
+
+
+def align4(n):
+    return (n + 3) & ~3
+
+
+def nflog_tlvs(frame):
+    """An NFLOG frame -> (group, {type: (value, the length its TLV says)})."""
+    group = struct.unpack("!H", frame[2:4])[0]
+    tlvs, off = {}, 4
+    while off + 4 <= len(frame):
+        n, t = struct.unpack("=HH", frame[off:off + 4])
+        tlvs[t & 0x3fff] = (frame[off + 4:off + n], n - 4)
+        off += (n + 3) & ~3
+    return group, tlvs
+
+
+def tshark_fields(path, *fields):
+    res = subprocess.run(["tshark", "-r", path, "-T", "fields", "-E", "separator=|",
+                          *sum((["-e", f] for f in fields), [])],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    return [line.split("|") for line in res.stdout.splitlines()]
+
+
+@tshark
+def test_pcap_export_is_the_rest_page_in_tshark(net, traffic, start_server, tmp_path):
+    server = start_server(net.router, ["--snaplen", "300"])
+    # small datagrams, and large ones the snaplen cuts
+    for size in (16, 1200, 40, 1200, 100):
+        traffic.udp(net.wan, WAN_ROUTER4, PCAP_PORT, payload=bytes(range(256)) * (size // 256)
+                    + bytes(size % 256), count=3)
+    traffic.ping(net.wan, WAN_ROUTER4, count=3)
+    server.wait_records({"prefix": "wan:in", "dport": PCAP_PORT, "limit": 1000},
+                        lambda r: len(r) == 15, what="15 datagrams")
+    # one fixed page: records arriving meanwhile fall outside `before`
+    newest = server.newest_seq()
+    params = {"prefix": "wan:in", "before": newest + 1, "limit": 10000}
+    rest = server.records(params)
+    assert len(rest) >= 18 and all(r["Prefix"] == "wan:in " for r in rest)
+    r = server.get("/packet_logs.pcap", params)
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Type"] == "application/vnd.tcpdump.pcap"
+    assert r.headers["Content-Disposition"].startswith('attachment; filename="packet_logs-')
+    assert r.headers["Content-Disposition"].endswith('Z.pcap"')
+    assert "Link" not in r.headers
+    path = tmp_path / "wan.pcap"
+    path.write_bytes(r.content)
+
+    # tshark: every packet, in the page's order, with the prefix and group
+    rows = tshark_fields(str(path), "frame.len", "frame.cap_len", "nflog.prefix",
+                         "nflog.res_id", "ip.src", "ip.id", "nflog.ifindex_indev")
+    assert len(rows) == len(rest), (len(rows), len(rest))
+    link, packets = read_pcap(r.content)
+    assert link == 239
+    cut = 0
+    for rec, row, (sec, usec, caplen, length, frame) in zip(rest, rows, packets):
+        flen, fcap, prefix, group, src, ipid, indev = row
+        assert prefix == "wan:in ", row
+        assert int(group) == 0 and int(indev) > 0, row
+        assert (int(flen), int(fcap)) == (length, caplen)
+        if not rec.get("Truncated"):
+            # (tshark's detail view stops at a cut payload: "NFLOG truncated")
+            assert src == rec["IP"]["SrcIP"] and int(ipid, 0) == rec["IP"]["Id"], (row, rec)
+        # the bytes: the frame's payload is the record's packet, cut or whole
+        _, tlvs = nflog_tlvs(frame)
+        payload, said = tlvs[9]
+        assert payload == ip_bytes(rec)
+        assert tlvs[10][0] == b"wan:in \0"
+        if rec.get("Truncated"):
+            cut += 1
+            # the TLV and the capture's len say the whole packet's length
+            assert len(payload) == 300 and said == rec["Length"] == rec["IP"]["Length"] > 300
+            assert length - caplen == align4(said) - 300
+        else:
+            assert said == len(payload) and length == caplen
+        # the record's time, to the microsecond
+        ts = rec["Timestamp"]
+        assert time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)) == ts[:19], (sec, ts)
+        frac = ts[20:].rstrip("Z")  # Go's RFC 3339 drops trailing zeros
+        assert f"{usec:06d}" == (frac + "000000")[:6], (usec, ts)
+    assert cut == 6
+    # tshark's packet list (no detail tree) dissects the cut ones too
+    res = subprocess.run(["tshark", "-r", str(path)], capture_output=True, text=True,
+                         timeout=60)
+    lines = res.stdout.splitlines()
+    assert len(lines) == len(rest)
+    assert sum(" UDP 1320 " in line for line in lines) == 6, res.stdout
+
+    # paging as /packet_logs: the same Link, on .pcap; gzip when accepted
+    small = {"prefix": "wan:in", "dport": PCAP_PORT, "limit": 4, "order": "asc"}
+    page = server.get("/packet_logs", small)
+    cap = server.get("/packet_logs.pcap", small, headers={"Accept-Encoding": "gzip"})
+    assert cap.headers["Content-Encoding"] == "gzip"
+    assert cap.headers["Link"] == page.headers["Link"].replace("</packet_logs?",
+                                                               "</packet_logs.pcap?")
+    _, packets = read_pcap(cap.content)  # requests inflates it
+    assert [nflog_tlvs(p[4])[1][9][0] for p in packets] == [ip_bytes(x) for x in page.json()]
+    # the same query errors as /packet_logs
+    bad = server.get("/packet_logs.pcap", {"proto": "nope"})
+    assert bad.status_code == 400 and bad.json()["param"] == "proto"
+
+
+def test_pcap_export_needs_the_token(net, start_server, tmp_path):
+    token = "pcap-T0ken_for-tests"
+    path = tmp_path / "token"
+    path.write_text(token + "\n")
+    path.chmod(0o600)
+    s = start_server(net.router, ["--token-file", path, "--group", "23:allowed"],
+                     host=WAN_ROUTER4)
+    r = s.get("/packet_logs.pcap", client_ns=net.wan, auth=False)
+    assert r.status_code == 401 and r.headers["WWW-Authenticate"].startswith("Bearer"), r.text
+    r = s.get("/packet_logs.pcap", client_ns=net.wan,
+              headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200 and r.content[:4] == struct.pack("=I", 0xa1b2c3d4), r.content
+
+
+# The second log rule: the same packets as SPR's wan:in rule, to tcpdump's group.
+CAPTURE_RULES = f"""
+table inet pcap_test {{
+  chain input {{
+    type filter hook input priority 10; policy accept;
+    iifname "wan0" log prefix "wan:in " group {TCPDUMP_GROUP}
+  }}
+}}
+"""
+
+
+def test_tcpdump_nflog_capture_decodes_to_the_rest_records(net, traffic, start_server, tmp_path):
+    ns_sh(net.router, "nft", "-f", "-", input=CAPTURE_RULES)
+    path = tmp_path / "nflog.pcap"
+    dump = None
+    try:
+        server = start_server(net.router)
+        dump = net.spawn(net.router, "tcpdump", "-U", "-n", "-i", f"nflog:{TCPDUMP_GROUP}",
+                         "-w", str(path), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         text=True)
+        line = dump.stderr.readline()
+        assert "listening on" in line, line + dump.stderr.read()
+        traffic.udp(net.wan, WAN_ROUTER4, CAPTURE_PORT, payload=b"captured twice", count=5)
+        traffic.udp(net.wan, WAN_ROUTER4, CAPTURE_PORT, payload=bytes(700), count=2)
+        # a DNS-less, ICMP and TCP mix through the same rules
+        traffic.tcp(net.wan, WAN_ROUTER4, CAPTURE_PORT)
+        params = {"prefix": "wan:in", "port": CAPTURE_PORT, "order": "asc", "limit": 1000}
+        rest = server.wait_records(params, lambda r: len(r) == 8, what="8 packets")
+        # tcpdump has them once its file holds 8 packets
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            data = path.read_bytes() if path.exists() else b""
+            if len(data) > 24 and len([p for p in read_pcap(data)[1]
+                                       if struct.pack("!H", CAPTURE_PORT)
+                                       in p[4]]) >= 8:
+                break
+            time.sleep(0.1)
+    finally:
+        if dump:
+            dump.send_signal(signal.SIGINT)
+            dump.wait(10)
+        ns_sh(net.router, "nft", "delete", "table", "inet", "pcap_test", check=False)
+
+    res = ns_sh(net.router, str(BINARY), "decode", "--group", f"{TCPDUMP_GROUP}:allowed",
+                str(path))
+    decoded = [json.loads(x) for x in res.stdout.splitlines()]
+    mine = [d for d in decoded
+            if (d.get("UDP") or d.get("TCP") or {}).get("DstPort") == CAPTURE_PORT]
+    assert len(mine) == len(rest) == 8, (len(mine), [d.get("Prefix") for d in decoded])
+    skew = []
+    for got, want in zip(mine, rest):
+        assert "Seq" not in got
+        strip = {k: v for k, v in want.items() if k not in ("Seq", "Timestamp")}
+        assert {k: v for k, v in got.items() if k != "Timestamp"} == strip
+        skew.append(abs(rfc3339(got["Timestamp"]) - rfc3339(want["Timestamp"])))
+    # Timestamp: both are the kernel's NFULA_TIMESTAMP, but the kernel stamps
+    # each NFLOG message as a log statement makes it (the packet's receive
+    # time when the host timestamps packets, else the clock at that
+    # statement): the two rules' copies are microseconds apart.
+    print(f"Timestamp differences capture/server: {[round(x * 1e6) for x in skew]} us")
+    assert max(skew) < 0.01, skew
+
+
+def rfc3339(text):
+    """'2026-11-29T08:43:05.15161Z' -> seconds (float)."""
+    whole, _, frac = text.rstrip("Z").partition(".")
+    return calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S")) + float("0." + (frac or "0"))
+
+
+_SLOW_READER = r"""
+import socket, sys, time
+host, port, path, rate = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+s = socket.create_connection((host, port), timeout=60)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+s.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+data = b""
+start = time.monotonic()
+while True:
+    b = s.recv(4096)
+    if not b:
+        break
+    data += b
+    # at most `rate` bytes a second
+    ahead = len(data) / rate - (time.monotonic() - start)
+    if ahead > 0:
+        time.sleep(ahead)
+sys.stdout.buffer.write(data)
+"""
+
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def dechunk(body):
+    out, off = b"", 0
+    while True:
+        end = body.index(b"\r\n", off)
+        n = int(body[off:end], 16)
+        if n == 0:
+            return out
+        out += body[end + 2:end + 2 + n]
+        off = end + 2 + n + 2
+
+
+RSS_BOUND_MB = 24  # the export's growth of the server's RSS
+
+
+def test_a_100000_record_export_streams_with_bounded_memory(net, traffic, start_server):
+    server = start_server(net.router, ["--history-records", "100000", "--history-bytes", "1G"])
+    total = 100000
+    # in steps the NFLOG socket keeps up with
+    for sent in range(0, total, 10000):
+        traffic.udp(net.wan, WAN_ROUTER4, BULK_PORT, payload=bytes(200), count=10000)
+        want = sent + 10000
+        deadline = time.monotonic() + 60
+        while server.metrics().get('packet_logs_history_records', 0) < want:
+            assert time.monotonic() < deadline, server.metrics()
+            time.sleep(0.2)
+    recs = server.records({"dport": BULK_PORT, "limit": 1})
+    newest = recs[0]["Seq"]
+    # the 100,000 records as ten pages of 10,000 (limit's maximum), each read
+    # by a client that takes 2 MB a second, all at once
+    readers = []
+    for i in range(10):
+        before = newest + 1 - i * 10000
+        q = f"/packet_logs.pcap?dport={BULK_PORT}&limit=10000&before={before}"
+        readers.append(net.spawn(net.router, PY, "-c", _SLOW_READER, "127.0.0.1", server.port,
+                                 q, 2 * 1000 * 1000, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE))
+    pid = server.proc.pid
+    base = rss_kb(pid)
+    peak = base
+    while any(r.poll() is None for r in readers):
+        peak = max(peak, rss_kb(pid))
+        time.sleep(0.05)
+    outs = [r.communicate(timeout=120) for r in readers]
+    seqs_seen, size = 0, 0
+    for out, err in outs:
+        head, _, body = out.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200"), (head, err)
+        data = dechunk(body)
+        size += len(data)
+        link, packets = read_pcap(data)
+        assert link == 239 and len(packets) == 10000
+        seqs_seen += len(packets)
+    assert seqs_seen == total
+    growth = (peak - base) / 1024
+    print(f"100,000 records, {size / 1e6:.1f} MB of pcap in 10 slow reads: server RSS "
+          f"{base / 1024:.0f} MB before, peak +{growth:.1f} MB")
+    assert growth < RSS_BOUND_MB, f"RSS grew {growth:.1f} MB exporting {size / 1e6:.1f} MB"
