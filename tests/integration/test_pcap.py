@@ -15,6 +15,7 @@ import base64
 import calendar
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -243,7 +244,7 @@ def rfc3339(text):
 
 _SLOW_READER = r"""
 import socket, sys, time
-host, port, path, rate = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+host, port, path, rate, out = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5]
 s = socket.create_connection((host, port), timeout=60)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
 s.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
@@ -258,7 +259,7 @@ while True:
     ahead = len(data) / rate - (time.monotonic() - start)
     if ahead > 0:
         time.sleep(ahead)
-sys.stdout.buffer.write(data)
+open(out, "wb").write(data)
 """
 
 
@@ -281,11 +282,12 @@ def dechunk(body):
         off = end + 2 + n + 2
 
 
-RSS_BOUND_MB = 24  # the export's growth of the server's RSS
+RSS_BOUND_MB = 10  # the growth of the server's RSS while exporting (the pages: 34 MB)
 
 
-def test_a_100000_record_export_streams_with_bounded_memory(net, traffic, start_server):
-    server = start_server(net.router, ["--history-records", "100000", "--history-bytes", "1G"])
+def test_a_100000_record_export_streams_with_bounded_memory(net, traffic, start_server,
+                                                            tmp_path):
+    server = start_server(net.router, ["--history-records", "110000", "--history-bytes", "1G"])
     total = 100000
     # in steps the NFLOG socket keeps up with
     for sent in range(0, total, 10000):
@@ -295,27 +297,37 @@ def test_a_100000_record_export_streams_with_bounded_memory(net, traffic, start_
         while server.metrics().get('packet_logs_history_records', 0) < want:
             assert time.monotonic() < deadline, server.metrics()
             time.sleep(0.2)
-    recs = server.records({"dport": BULK_PORT, "limit": 1})
-    newest = recs[0]["Seq"]
-    # the 100,000 records as ten pages of 10,000 (limit's maximum), each read
-    # by a client that takes 2 MB a second, all at once
-    readers = []
+    # the 100,000 records as ten pages of 10,000 (limit's maximum): their
+    # cursors from the Link headers of HEAD requests (the page is fixed by
+    # the read-ahead, no body is sent)
+    queries, cursor = [], server.newest_seq() + 1
     for i in range(10):
-        before = newest + 1 - i * 10000
-        q = f"/packet_logs.pcap?dport={BULK_PORT}&limit=10000&before={before}"
-        readers.append(net.spawn(net.router, PY, "-c", _SLOW_READER, "127.0.0.1", server.port,
-                                 q, 2 * 1000 * 1000, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE))
+        q = f"/packet_logs.pcap?dport={BULK_PORT}&limit=10000&before={cursor}"
+        queries.append(q)
+        link = server.request("HEAD", q).headers.get("Link", "")
+        if i < 9:
+            cursor = int(re.search(r"before=(\d+)>", link).group(1))
+        else:
+            assert not link, link  # nothing older matches
+    # each page read by a client that takes 500 KB a second, all at once
     pid = server.proc.pid
     base = rss_kb(pid)
+    readers = []
+    for i, q in enumerate(queries):
+        readers.append(net.spawn(net.router, PY, "-c", _SLOW_READER, "127.0.0.1", server.port,
+                                 q, 500 * 1000, tmp_path / f"page{i}",
+                                 stderr=subprocess.PIPE))
     peak = base
+    deadline = time.monotonic() + 300
     while any(r.poll() is None for r in readers):
+        assert time.monotonic() < deadline, "the slow readers did not finish in 300 s"
         peak = max(peak, rss_kb(pid))
         time.sleep(0.05)
-    outs = [r.communicate(timeout=120) for r in readers]
     seqs_seen, size = 0, 0
-    for out, err in outs:
-        head, _, body = out.partition(b"\r\n\r\n")
+    for i, r in enumerate(readers):
+        err = r.communicate(timeout=120)[1]
+        assert r.returncode == 0, err
+        head, _, body = (tmp_path / f"page{i}").read_bytes().partition(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 200"), (head, err)
         data = dechunk(body)
         size += len(data)
