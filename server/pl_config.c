@@ -540,7 +540,8 @@ static void usage(FILE *out)
             "\n"
             "Receives packets logged by nftables `log group N` rules over NFLOG, decodes\n"
             "each into a JSON record (SPR's format), keeps a bounded history and serves\n"
-            "it on one port: REST at /packet_logs, a WebSocket stream at\n"
+            "it on one port: REST at /packet_logs (and the same records as an NFLOG\n"
+            "capture for Wireshark at /packet_logs.pcap), a WebSocket stream at\n"
             "/packet_logs/stream, metrics at /metrics, the dashboard at /.\n"
             "\n"
             "Options (each also an environment variable; the flag wins):\n");

@@ -145,6 +145,11 @@ def test_pcap_export_is_the_rest_page_in_tshark(net, traffic, start_server, tmp_
     assert len(lines) == len(rest)
     assert sum(" UDP 1320 " in line for line in lines) == 6, res.stdout
 
+    # and back: decode reads the export into the records REST gave, but Seq
+    res = ns_sh(net.router, str(BINARY), "decode", str(path))
+    back = [json.loads(x) for x in res.stdout.splitlines()]
+    assert back == [{k: v for k, v in x.items() if k != "Seq"} for x in rest]
+
     # paging as /packet_logs: the same Link, on .pcap; gzip when accepted
     small = {"prefix": "wan:in", "dport": PCAP_PORT, "limit": 4, "order": "asc"}
     page = server.get("/packet_logs", small)
@@ -157,6 +162,12 @@ def test_pcap_export_is_the_rest_page_in_tshark(net, traffic, start_server, tmp_
     # the same query errors as /packet_logs
     bad = server.get("/packet_logs.pcap", {"proto": "nope"})
     assert bad.status_code == 400 and bad.json()["param"] == "proto"
+
+
+def test_decode_group_option_is_checked(net, tmp_path):
+    res = ns_sh(net.router, str(BINARY), "decode", "--group", "5:no good", str(tmp_path / "x"),
+                check=False)
+    assert res.returncode == 2 and "--group" in res.stderr, res.stderr
 
 
 def test_pcap_export_needs_the_token(net, start_server, tmp_path):
