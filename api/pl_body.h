@@ -95,8 +95,8 @@ size_t pl_body_format_ndjson(enum pl_body_event event, const struct pl_record *r
  * body's read then fails). free (may be NULL) frees ctx with the body. */
 #define PL_BODY_FORMAT_FAILED ((size_t)-1)
 struct pl_body_formatter {
-    size_t (*format)(void *ctx, enum pl_body_event event, const struct pl_record *rec,
-                     size_t index, struct pl_body_piece *pieces);
+    size_t (*format)(void *ctx, enum pl_body_event event, const struct pl_record *rec, size_t index,
+                     struct pl_body_piece *pieces);
     void (*free)(void *ctx);
     void *ctx;
 };

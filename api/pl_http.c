@@ -303,8 +303,8 @@ static enum MHD_Result serve_records(struct pl_http *h, struct MHD_Connection *c
     uint64_t next;
     struct pl_body *body =
         pcap ? pl_body_new_pcap(h->cfg.history, &q, gzip, &next)
-             : pl_body_new(h->cfg.history, &q,
-                           ndjson ? pl_body_format_ndjson : pl_body_format_json, gzip, &next);
+             : pl_body_new(h->cfg.history, &q, ndjson ? pl_body_format_ndjson : pl_body_format_json,
+                           gzip, &next);
     if (!body)
         return send_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
     /* the next page: the same filters (all of them: the buffer holds the

@@ -236,8 +236,8 @@ size_t pl_nflogcap_frame_size(const struct pl_nflog_frame *f)
     return n + ALIGN4(4 + f->payload_len);
 }
 
-size_t pl_nflogcap_write(const struct pl_nflog_frame *f, size_t orig_len, uint8_t *out,
-                         size_t room, size_t *full_len)
+size_t pl_nflogcap_write(const struct pl_nflog_frame *f, size_t orig_len, uint8_t *out, size_t room,
+                         size_t *full_len)
 {
     size_t payload_len = f->payload_len;
     if (payload_len > PL_NFLOGCAP_PAYLOAD_MAX || (f->hwheader && f->hwheader_len > 0xffff - 4) ||

@@ -78,7 +78,7 @@ size_t pl_nflogcap_frame_size(const struct pl_nflog_frame *f);
  * not read. Returns the bytes written (a capture's caplen) and sets
  * *full_len (may be NULL) to the length of the frame with the whole payload
  * (its len); 0 when room is too small (nothing useful is written). */
-size_t pl_nflogcap_write(const struct pl_nflog_frame *f, size_t orig_len, uint8_t *out,
-                         size_t room, size_t *full_len);
+size_t pl_nflogcap_write(const struct pl_nflog_frame *f, size_t orig_len, uint8_t *out, size_t room,
+                         size_t *full_len);
 
 #endif

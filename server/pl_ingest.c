@@ -144,9 +144,9 @@ void pl_ingest_packet(void *ctx, const struct pl_nflog_packet *np)
                 .group = np->group,
                 .family = np->family,
                 .hook = np->hook,
-                .has_hook = (uint8_t)!!np->has_hook,
-                .has_hwtype = (uint8_t)!!np->has_hwtype,
-                .has_timestamp = (uint8_t)!!np->has_timestamp,
+                .has_hook = (uint8_t) !!np->has_hook,
+                .has_hwtype = (uint8_t) !!np->has_hwtype,
+                .has_timestamp = (uint8_t) !!np->has_timestamp,
                 .hw_protocol = np->hw_protocol,
                 .hwtype = np->hwtype,
                 .indev = np->indev,
@@ -156,8 +156,8 @@ void pl_ingest_packet(void *ctx, const struct pl_nflog_packet *np)
                 .hwheader_len = (uint32_t)np->hwheader_len,
                 .payload_len = (uint32_t)np->payload_len,
                 /* the IP header's length, when it says the bytes were cut */
-                .orig_len = pkt.ip_length > np->payload_len ? pkt.ip_length
-                                                            : (uint32_t)np->payload_len,
+                .orig_len =
+                    pkt.ip_length > np->payload_len ? pkt.ip_length : (uint32_t)np->payload_len,
             },
         .hwheader = np->hwheader,
         .payload = np->payload,

@@ -48,7 +48,7 @@ struct pl_nflog_packet {
     uint32_t ts_nsec;
     const uint8_t *payload; /* the network-layer packet (never NULL) */
     size_t payload_len;
-    int has_hook;           /* the packet header gave the netfilter hook */
+    int has_hook; /* the packet header gave the netfilter hook */
     uint8_t hook;
 };
 

@@ -26,18 +26,18 @@
  * payload as logged, follow the JSON's NUL in the record's allocation:
  * pl_record_hwheader() and pl_record_payload(). */
 struct pl_record_capture {
-    uint16_t group;       /* the NFLOG group */
-    uint8_t family;       /* nfgenmsg's: AF_INET, AF_INET6, AF_BRIDGE; 0: unknown */
-    uint8_t hook;         /* the netfilter hook, when has_hook */
+    uint16_t group; /* the NFLOG group */
+    uint8_t family; /* nfgenmsg's: AF_INET, AF_INET6, AF_BRIDGE; 0: unknown */
+    uint8_t hook;   /* the netfilter hook, when has_hook */
     uint8_t has_hook;
     uint8_t has_hwtype;
     uint8_t has_timestamp; /* the kernel stamped it (else the time is of receipt) */
-    uint16_t hw_protocol; /* ethertype, 0 when absent */
-    uint16_t hwtype;      /* ARPHRD_* */
+    uint16_t hw_protocol;  /* ethertype, 0 when absent */
+    uint16_t hwtype;       /* ARPHRD_* */
     uint32_t indev, outdev, physindev, physoutdev; /* interface indexes, 0: none */
-    uint32_t hwheader_len; /* bytes of hardware header kept */
-    uint32_t payload_len;  /* bytes of the packet kept (cut by the snaplen) */
-    uint32_t orig_len;     /* the packet's whole length (>= payload_len) */
+    uint32_t hwheader_len;                         /* bytes of hardware header kept */
+    uint32_t payload_len; /* bytes of the packet kept (cut by the snaplen) */
+    uint32_t orig_len;    /* the packet's whole length (>= payload_len) */
 };
 
 /* One record: immutable once pushed. The JSON text is encoded once and sent

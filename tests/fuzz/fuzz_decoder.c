@@ -58,8 +58,8 @@ static void check_rewrite(const struct pl_nflog_frame *f)
         (f->hwheader_len && memcmp(g.hwheader, f->hwheader, f->hwheader_len)) ||
         g.has_timestamp != f->has_timestamp ||
         (f->has_timestamp && (g.ts_sec != f->ts_sec || g.ts_nsec != usec * 1000)) ||
-        g.has_seq != f->has_seq || (f->has_seq && g.seq != f->seq) ||
-        strcmp(g.prefix, f->prefix) || g.payload_len != f->payload_len ||
+        g.has_seq != f->has_seq || (f->has_seq && g.seq != f->seq) || strcmp(g.prefix, f->prefix) ||
+        g.payload_len != f->payload_len ||
         (f->payload_len && memcmp(g.payload, f->payload, f->payload_len)) || !g.payload_cut)
         abort();
     free(out);

@@ -269,9 +269,17 @@ static struct pl_record *packet_record(uint64_t seq, size_t len, size_t orig)
         .ts_sec = 1700000000 + (int64_t)seq,
         .ts_nsec = 250000000,
         .prefix = seq % 2 ? "lan:in " : "wan:in ",
-        .capture = {.group = (uint16_t)(seq % 2), .family = 2, .hook = 1, .has_hook = 1,
-                    .has_hwtype = 1, .hwtype = 1, .has_timestamp = 1, .hw_protocol = 0x0800,
-                    .indev = 3, .hwheader_len = 14, .payload_len = (uint32_t)len,
+        .capture = {.group = (uint16_t)(seq % 2),
+                    .family = 2,
+                    .hook = 1,
+                    .has_hook = 1,
+                    .has_hwtype = 1,
+                    .hwtype = 1,
+                    .has_timestamp = 1,
+                    .hw_protocol = 0x0800,
+                    .indev = 3,
+                    .hwheader_len = 14,
+                    .payload_len = (uint32_t)len,
                     .orig_len = (uint32_t)orig},
         .hwheader = hw,
         .payload = payload,
@@ -289,7 +297,8 @@ static void test_pcap(void **state)
     struct pl_history *h = pl_history_new(1000, 1u << 30);
     assert_non_null(h);
     for (uint64_t s = 1; s <= 200; s++)
-        assert_int_equal(pl_history_push(h, packet_record(s, s == 7 ? 1600 : 20 + s, s == 7 ? 9000 : 0)), 0);
+        assert_int_equal(
+            pl_history_push(h, packet_record(s, s == 7 ? 1600 : 20 + s, s == 7 ? 9000 : 0)), 0);
     static const size_t steps[] = {1, 7, 16384};
     for (size_t st = 0; st < N(steps); st++) {
         for (int gzip = 0; gzip <= 1; gzip++) {
@@ -428,9 +437,12 @@ static void test_accepts_gzip(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pages),          cmocka_unit_test(test_history_moves_while_read),
-        cmocka_unit_test(test_formats_and_gzip), cmocka_unit_test(test_gzip_buffer),
-        cmocka_unit_test(test_accepts_gzip),   cmocka_unit_test(test_pcap),
+        cmocka_unit_test(test_pages),
+        cmocka_unit_test(test_history_moves_while_read),
+        cmocka_unit_test(test_formats_and_gzip),
+        cmocka_unit_test(test_gzip_buffer),
+        cmocka_unit_test(test_accepts_gzip),
+        cmocka_unit_test(test_pcap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -362,12 +362,25 @@ static void TEST_write_parses_back_every_attribute(void **state)
     (void)state;
     static const uint8_t hw[14] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 0x08, 0};
     struct pl_nflog_frame f = {
-        .family = 2, .group = 5, .hw_protocol = 0x0800, .hook = 1,
-        .indev = 3, .outdev = 4, .physindev = 5, .physoutdev = 6,
-        .has_hwtype = 1, .hwtype = 1, .hwheader = hw, .hwheader_len = 13, /* odd: padded */
-        .has_timestamp = 1, .ts_sec = 1700000000, .ts_nsec = 123456000,
-        .has_seq = 1, .seq = 77,
-        .payload = IPV4, .payload_len = sizeof(IPV4),
+        .family = 2,
+        .group = 5,
+        .hw_protocol = 0x0800,
+        .hook = 1,
+        .indev = 3,
+        .outdev = 4,
+        .physindev = 5,
+        .physoutdev = 6,
+        .has_hwtype = 1,
+        .hwtype = 1,
+        .hwheader = hw,
+        .hwheader_len = 13, /* odd: padded */
+        .has_timestamp = 1,
+        .ts_sec = 1700000000,
+        .ts_nsec = 123456000,
+        .has_seq = 1,
+        .seq = 77,
+        .payload = IPV4,
+        .payload_len = sizeof(IPV4),
     };
     snprintf(f.prefix, sizeof(f.prefix), "wan:in ");
     struct pl_nflog_frame back;
