@@ -164,6 +164,57 @@ def test_pcap_export_is_the_rest_page_in_tshark(net, traffic, start_server, tmp_
     assert bad.status_code == 400 and bad.json()["param"] == "proto"
 
 
+def nflog_frame(group, prefix, payload, ts=None, indev=0):
+    """An NFLOG frame as the kernel sends it (TLV lengths in this host's order)."""
+    def tlv(t, v):
+        return struct.pack("=HH", 4 + len(v), t) + v + bytes(-len(v) % 4)
+    out = struct.pack("!BBH", 2, 0, group) + tlv(1, struct.pack("!HBB", 0x0800, 1, 0))
+    out += tlv(10, prefix.encode() + b"\0")
+    if indev:
+        out += tlv(4, struct.pack("!I", indev))
+    if ts is not None:
+        out += tlv(3, struct.pack("!QQ", ts[0], ts[1]))
+    return out + tlv(9, payload)
+
+
+def write_pcap(path, frames, when=1700000000):
+    data = struct.pack("=IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 239)
+    for i, f in enumerate(frames):
+        data += struct.pack("=IIII", when + i, 500000, len(f), len(f)) + f
+    path.write_bytes(data)
+
+
+def udp4(sport, dport, body=b"hi"):
+    udp = struct.pack("!HHHH", sport, dport, 8 + len(body), 0) + body
+    return struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0,
+                       bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])) + udp
+
+
+def test_decode_maps_nflog_groups_as_the_server(tmp_path):
+    path = tmp_path / "groups.pcap"
+    write_pcap(path, [nflog_frame(0, "wan:in ", udp4(1000, 53)),
+                      nflog_frame(1, "drop:input ", udp4(1001, 9999), ts=(1600000000, 250)),
+                      nflog_frame(7, "lan:out ", udp4(1002, 80), indev=1)])
+    def decode(*args):
+        res = subprocess.run([str(BINARY), "decode", *args, str(path)], capture_output=True,
+                             text=True, timeout=30)
+        assert res.returncode == 0, res.stderr
+        return [json.loads(x) for x in res.stdout.splitlines()]
+    recs = decode()
+    # the server's default groups: 0 allowed, 1 blocked; others allowed
+    assert [(r["Prefix"], r["Action"]) for r in recs] == [
+        ("wan:in ", "allowed"), ("drop:input ", "blocked"), ("lan:out ", "allowed")]
+    # the kernel's time when the frame has it, else the capture's
+    assert recs[0]["Timestamp"] == "2023-11-14T22:13:20.5Z"
+    assert recs[1]["Timestamp"] == "2020-09-13T12:26:40.00025Z"
+    # interface indexes named on this machine (1 is lo), as the server names them
+    assert recs[2]["InDev"] == "lo" and recs[0]["InDev"] == ""
+    assert "Seq" not in recs[0]
+    recs = decode("--group", "7:dropped", "--group", "1:allowed", "--seq")
+    assert [(r["Action"], r["Seq"]) for r in recs] == [
+        ("allowed", 1), ("allowed", 2), ("dropped", 3)]
+
+
 def test_decode_group_option_is_checked(net, tmp_path):
     res = ns_sh(net.router, str(BINARY), "decode", "--group", "5:no good", str(tmp_path / "x"),
                 check=False)
