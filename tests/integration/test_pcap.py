@@ -14,20 +14,16 @@ captures as records.
 import base64
 import calendar
 import json
-import os
 import re
 import shutil
 import signal
-import socket
 import struct
 import subprocess
-import tempfile
-import threading
 import time
 
 import pytest
 
-from conftest import BINARY, WAN_CLIENT4, WAN_ROUTER4, PY, netns, ns_sh
+from conftest import BINARY, PY, WAN_ROUTER4, WAN_ROUTER6, ns_sh
 
 PCAP_PORT = 7600      # the export test's datagrams
 CAPTURE_PORT = 7601   # the tcpdump test's datagrams
@@ -89,13 +85,15 @@ def test_pcap_export_is_the_rest_page_in_tshark(net, traffic, start_server, tmp_
         traffic.udp(net.wan, WAN_ROUTER4, PCAP_PORT, payload=bytes(range(256)) * (size // 256)
                     + bytes(size % 256), count=3)
     traffic.ping(net.wan, WAN_ROUTER4, count=3)
+    traffic.ping(net.wan, WAN_ROUTER6, count=2)
     server.wait_records({"prefix": "wan:in", "dport": PCAP_PORT, "limit": 1000},
                         lambda r: len(r) == 15, what="15 datagrams")
     # one fixed page: records arriving meanwhile fall outside `before`
     newest = server.newest_seq()
     params = {"prefix": "wan:in", "before": newest + 1, "limit": 10000}
     rest = server.records(params)
-    assert len(rest) >= 18 and all(r["Prefix"] == "wan:in " for r in rest)
+    assert len(rest) >= 20 and all(r["Prefix"] == "wan:in " for r in rest)
+    assert sum(1 for r in rest if r.get("IPv6") and r.get("ICMPv6")) >= 2
     r = server.get("/packet_logs.pcap", params)
     assert r.status_code == 200, r.text
     assert r.headers["Content-Type"] == "application/vnd.tcpdump.pcap"
@@ -107,17 +105,19 @@ def test_pcap_export_is_the_rest_page_in_tshark(net, traffic, start_server, tmp_
 
     # tshark: every packet, in the page's order, with the prefix and group
     rows = tshark_fields(str(path), "frame.len", "frame.cap_len", "nflog.prefix",
-                         "nflog.res_id", "ip.src", "ip.id", "nflog.ifindex_indev")
+                         "nflog.res_id", "ip.src", "ip.id", "nflog.ifindex_indev", "ipv6.src")
     assert len(rows) == len(rest), (len(rows), len(rest))
     link, packets = read_pcap(r.content)
     assert link == 239
     cut = 0
     for rec, row, (sec, usec, caplen, length, frame) in zip(rest, rows, packets):
-        flen, fcap, prefix, group, src, ipid, indev = row
+        flen, fcap, prefix, group, src, ipid, indev, src6 = row
         assert prefix == "wan:in ", row
         assert int(group) == 0 and int(indev) > 0, row
         assert (int(flen), int(fcap)) == (length, caplen)
-        if not rec.get("Truncated"):
+        if rec.get("IPv6"):  # pings, and the topology's own neighbour discovery
+            assert src6 == rec["IPv6"]["SrcIP"], (row, rec)
+        elif not rec.get("Truncated"):
             # (tshark's detail view stops at a cut payload: "NFLOG truncated")
             assert src == rec["IP"]["SrcIP"] and int(ipid, 0) == rec["IP"]["Id"], (row, rec)
         # the bytes: the frame's payload is the record's packet, cut or whole
