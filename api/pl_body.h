@@ -6,8 +6,8 @@
  *     query and yields the page's records one reference at a time, holding
  *     at most one batch (PL_BODY_BATCH) of references;
  *   - a format (pl_body_format_fn) turns the page's start, each record and
- *     its end into byte pieces (JSON array and NDJSON here; a pcap export
- *     would add its own).
+ *     its end into byte pieces (JSON array, NDJSON, and the pcap capture,
+ *     a formatter with state of its own: pl_body_new_pcap).
  *
  * pl_body_read() runs them into the caller's buffer, gzip-compressed as it
  * goes when asked. Memory per body: the struct (about 2.6 KB: the query and
