@@ -9,11 +9,14 @@
  */
 #include "pl_body.h"
 
+#include <pcap/pcap.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
 #include "pl_history.h"
+#include "pl_nflogcap.h"
 
 /* The read-ahead's batch: its references are dropped at once, so a larger
  * one only costs stack and saves lock round trips. */
@@ -170,6 +173,7 @@ size_t pl_body_format_ndjson(enum pl_body_event event, const struct pl_record *r
 struct pl_body {
     struct pl_body_source src;
     pl_body_format_fn format;
+    struct pl_body_formatter formatter; /* used when format is NULL */
     enum { BEFORE, RECORDS, AFTER, DONE } stage;
     size_t index;             /* records given to the format so far */
     struct pl_record *current; /* the record the pieces point into */
@@ -200,31 +204,58 @@ struct pl_body *pl_body_new(struct pl_history *h, const struct pl_query *q,
     return b;
 }
 
-/* Asks the format for the next event's pieces. Returns 0, or -1 when the
- * body has no more events. */
+struct pl_body *pl_body_new_formatter(struct pl_history *h, const struct pl_query *q,
+                                      const struct pl_body_formatter *formatter, int gzip,
+                                      uint64_t *next_cursor)
+{
+    struct pl_body *b = pl_body_new(h, q, NULL, gzip, next_cursor);
+    if (!b) {
+        if (formatter->free)
+            formatter->free(formatter->ctx);
+        return NULL;
+    }
+    b->formatter = *formatter;
+    return b;
+}
+
+/* The format's pieces of one event; PL_BODY_FORMAT_FAILED from a formatter. */
+static size_t format(struct pl_body *b, enum pl_body_event event, const struct pl_record *rec,
+                     size_t index)
+{
+    if (b->format)
+        return b->format(event, rec, index, b->scratch, b->pieces);
+    return b->formatter.format(b->formatter.ctx, event, rec, index, b->pieces);
+}
+
+/* Asks the format for the next event's pieces. Returns 0, -1 when the
+ * body has no more events, -2 when the format failed. */
 static int next_pieces(struct pl_body *b)
 {
     b->piece = b->n_pieces = b->offset = 0;
     pl_record_unref(b->current);
     b->current = NULL;
+    size_t n = 0;
     switch (b->stage) {
     case BEFORE:
-        b->n_pieces = b->format(PL_BODY_BEGIN, NULL, 0, b->scratch, b->pieces);
+        n = format(b, PL_BODY_BEGIN, NULL, 0);
         b->stage = RECORDS;
-        return 0;
+        break;
     case RECORDS:
         b->current = pl_body_source_next(&b->src);
         if (b->current) {
-            b->n_pieces = b->format(PL_BODY_RECORD, b->current, b->index++, b->scratch, b->pieces);
-            return 0;
+            n = format(b, PL_BODY_RECORD, b->current, b->index++);
+            break;
         }
-        b->n_pieces = b->format(PL_BODY_END, NULL, b->index, b->scratch, b->pieces);
+        n = format(b, PL_BODY_END, NULL, b->index);
         b->stage = AFTER;
-        return 0;
+        break;
     case AFTER:
     case DONE: b->stage = DONE; return -1;
     }
-    return -1;
+    if (n == PL_BODY_FORMAT_FAILED)
+        return -2;
+    b->n_pieces = n;
+    return 0;
 }
 
 ssize_t pl_body_read(struct pl_body *b, char *buf, size_t max)
@@ -232,7 +263,10 @@ ssize_t pl_body_read(struct pl_body *b, char *buf, size_t max)
     size_t produced = 0;
     while (produced < max && !b->ended) {
         if (!b->finishing && b->piece == b->n_pieces) {
-            if (next_pieces(b) < 0) {
+            int rc = next_pieces(b);
+            if (rc == -2)
+                return -1;
+            if (rc < 0) {
                 if (!b->gzip) {
                     b->ended = 1;
                     break;
@@ -283,7 +317,159 @@ void pl_body_free(struct pl_body *b)
     pl_body_source_fini(&b->src);
     if (b->gzip)
         deflateEnd(&b->z);
+    if (b->formatter.free)
+        b->formatter.free(b->formatter.ctx);
     free(b);
+}
+
+/* ------------------------------------------------------------ pcap */
+
+/*
+ * The capture is written by libpcap's dump API, as the issue asks: libpcap
+ * owns the file format (the header's magic, version, link type and
+ * snaplen, and each packet's record header, in this host's byte order, as
+ * readers expect of DLT_NFLOG's TLV lengths too). Its only output is a
+ * FILE *, while a streamed body must hand its bytes to libmicrohttpd's
+ * buffer piece by piece. So the dumper writes into a cookie FILE
+ * (fopencookie), unbuffered, whose write appends to the export's buffer:
+ * pcap_dump_fopen writes the file header there once (the BEGIN piece), and
+ * each pcap_dump one record header and frame (a RECORD piece), which the
+ * body then copies out as the client reads. The buffer holds one packet at
+ * a time (it is emptied before each), so memory is bounded by the largest
+ * frame, whatever the page's size. fmemopen would need its size fixed
+ * beforehand and a rewind per packet; open_memstream reallocates and
+ * publishes its pointer only on flush: the cookie is the simplest exact fit.
+ */
+struct pcap_export {
+    pcap_t *dead;
+    pcap_dumper_t *dumper; /* owns file */
+    FILE *file;
+    uint8_t *frame; /* one NFLOG frame being written */
+    size_t frame_cap;
+    char *out; /* what libpcap wrote since the last piece */
+    size_t out_len, out_cap;
+    int failed; /* a write found no memory */
+};
+
+static int reserve(void **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return 0;
+    size_t cap2 = need < 2048 ? 2048 : need;
+    void *p = realloc(*buf, cap2);
+    if (!p)
+        return -1;
+    *buf = p;
+    *cap = cap2;
+    return 0;
+}
+
+static ssize_t pcap_cookie_write(void *cookie, const char *data, size_t len)
+{
+    struct pcap_export *x = cookie;
+    if (len > SIZE_MAX / 2 - x->out_len ||
+        reserve((void **)&x->out, &x->out_cap, x->out_len + len) < 0) {
+        x->failed = 1;
+        return -1;
+    }
+    memcpy(x->out + x->out_len, data, len);
+    x->out_len += len;
+    return (ssize_t)len;
+}
+
+static void pcap_export_free(void *ctx)
+{
+    struct pcap_export *x = ctx;
+    if (!x)
+        return;
+    if (x->dumper)
+        pcap_dump_close(x->dumper); /* closes the file */
+    else if (x->file)
+        fclose(x->file);
+    if (x->dead)
+        pcap_close(x->dead);
+    free(x->frame);
+    free(x->out);
+    free(x);
+}
+
+/* The NFLOG frame of rec, from what it kept at birth. */
+static void frame_of(const struct pl_record *rec, struct pl_nflog_frame *f)
+{
+    const struct pl_record_capture *c = &rec->capture;
+    memset(f, 0, sizeof(*f));
+    f->family = c->family;
+    f->group = c->group;
+    f->hw_protocol = c->hw_protocol;
+    f->hook = c->has_hook ? c->hook : 0;
+    f->indev = c->indev;
+    f->outdev = c->outdev;
+    f->physindev = c->physindev;
+    f->physoutdev = c->physoutdev;
+    f->has_hwtype = c->has_hwtype;
+    f->hwtype = c->hwtype;
+    f->hwheader = c->hwheader_len ? pl_record_hwheader(rec) : NULL;
+    f->hwheader_len = c->hwheader_len;
+    f->has_timestamp = c->has_timestamp;
+    f->ts_sec = rec->ts_sec;
+    f->ts_nsec = rec->ts_nsec;
+    snprintf(f->prefix, sizeof(f->prefix), "%s", rec->prefix);
+    f->payload = pl_record_payload(rec);
+    f->payload_len = c->payload_len;
+}
+
+static size_t pcap_format(void *ctx, enum pl_body_event event, const struct pl_record *rec,
+                          size_t index, struct pl_body_piece *pieces)
+{
+    (void)index;
+    struct pcap_export *x = ctx;
+    if (event == PL_BODY_END)
+        return 0;
+    if (event == PL_BODY_RECORD) {
+        struct pl_nflog_frame f;
+        frame_of(rec, &f);
+        size_t size = pl_nflogcap_frame_size(&f);
+        if (reserve((void **)&x->frame, &x->frame_cap, size) < 0 ||
+            reserve((void **)&x->out, &x->out_cap, size + 16) < 0)
+            return PL_BODY_FORMAT_FAILED;
+        size_t full = 0;
+        size_t n = pl_nflogcap_write(&f, rec->capture.orig_len, x->frame, x->frame_cap, &full);
+        if (n == 0)
+            return PL_BODY_FORMAT_FAILED; /* a record no frame can hold: not made by ingest */
+        struct pcap_pkthdr hdr = {
+            .ts = {.tv_sec = rec->ts_sec, .tv_usec = (suseconds_t)(rec->ts_nsec / 1000)},
+            .caplen = (bpf_u_int32)n,
+            .len = (bpf_u_int32)full,
+        };
+        x->out_len = 0;
+        pcap_dump((u_char *)x->dumper, &hdr, x->frame);
+    }
+    /* BEGIN: the file header pcap_dump_fopen wrote */
+    if (x->failed || ferror(x->file))
+        return PL_BODY_FORMAT_FAILED;
+    pieces[0] = (struct pl_body_piece){x->out, x->out_len};
+    return 1;
+}
+
+struct pl_body *pl_body_new_pcap(struct pl_history *h, const struct pl_query *q, int gzip,
+                                 uint64_t *next_cursor)
+{
+    struct pcap_export *x = calloc(1, sizeof(*x));
+    if (!x)
+        return NULL;
+    static const cookie_io_functions_t io = {.write = pcap_cookie_write};
+    x->dead = pcap_open_dead_with_tstamp_precision(DLT_NFLOG, PL_BODY_PCAP_SNAPLEN,
+                                                   PCAP_TSTAMP_PRECISION_MICRO);
+    x->file = x->dead ? fopencookie(x, "w", io) : NULL;
+    if (x->file)
+        setvbuf(x->file, NULL, _IONBF, 0); /* every write reaches the buffer at once */
+    x->dumper = x->file ? pcap_dump_fopen(x->dead, x->file) : NULL;
+    if (!x->dumper || x->failed) {
+        pcap_export_free(x);
+        return NULL;
+    }
+    struct pl_body_formatter formatter = {pcap_format, pcap_export_free, x};
+    return pl_body_new_formatter(h, q, &formatter, gzip, next_cursor);
 }
 
 /* ------------------------------------------------------------ gzip */

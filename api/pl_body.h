@@ -6,8 +6,8 @@
  *     query and yields the page's records one reference at a time, holding
  *     at most one batch (PL_BODY_BATCH) of references;
  *   - a format (pl_body_format_fn) turns the page's start, each record and
- *     its end into byte pieces (JSON array and NDJSON here; a pcap export
- *     would add its own).
+ *     its end into byte pieces (JSON array, NDJSON, and the pcap capture,
+ *     a formatter with state of its own: pl_body_new_pcap).
  *
  * pl_body_read() runs them into the caller's buffer, gzip-compressed as it
  * goes when asked. Memory per body: the struct (about 2.6 KB: the query and
@@ -90,6 +90,18 @@ size_t pl_body_format_json(enum pl_body_event event, const struct pl_record *rec
 size_t pl_body_format_ndjson(enum pl_body_event event, const struct pl_record *rec, size_t index,
                              char *scratch, struct pl_body_piece *pieces);
 
+/* A format with state of its own (the pcap export's libpcap dumper). Its
+ * format is called as a pl_body_format_fn is, with ctx in place of the
+ * scratch; it returns PL_BODY_FORMAT_FAILED when it cannot go on (the
+ * body's read then fails). free (may be NULL) frees ctx with the body. */
+#define PL_BODY_FORMAT_FAILED ((size_t)-1)
+struct pl_body_formatter {
+    size_t (*format)(void *ctx, enum pl_body_event event, const struct pl_record *rec, size_t index,
+                     struct pl_body_piece *pieces);
+    void (*free)(void *ctx);
+    void *ctx;
+};
+
 struct pl_body;
 
 /* A body of the page of q in h in the given format, gzip-compressed
@@ -98,6 +110,25 @@ struct pl_body;
  * pl_body_free. */
 struct pl_body *pl_body_new(struct pl_history *h, const struct pl_query *q,
                             pl_body_format_fn format, int gzip, uint64_t *next_cursor);
+
+/* As pl_body_new with a formatter (copied; the body owns its ctx from
+ * here, and frees it even when this fails). */
+struct pl_body *pl_body_new_formatter(struct pl_history *h, const struct pl_query *q,
+                                      const struct pl_body_formatter *formatter, int gzip,
+                                      uint64_t *next_cursor);
+
+/* The page as a capture (GET /packet_logs.pcap): a pcap file of link type
+ * NFLOG (239) written by libpcap's dump API, one packet a record, each the
+ * NFLOG frame it was logged in (pl_nflogcap_write: group, family, hook,
+ * prefix, interfaces, hardware type and header, the kernel's timestamp,
+ * payload); the record's time in the packet header (microseconds); a cut
+ * packet's caplen is the bytes kept, its len the frame's whole length.
+ * Memory besides pl_body's: libpcap's dead handle and a cookie FILE (about
+ * 1 KB), and two buffers of one frame each (as large as the largest frame
+ * written: 1.9 KB at the default --snaplen, at most 64 KB each). */
+#define PL_BODY_PCAP_SNAPLEN 262144 /* the file header's: tcpdump's default */
+struct pl_body *pl_body_new_pcap(struct pl_history *h, const struct pl_query *q, int gzip,
+                                 uint64_t *next_cursor);
 
 /* Writes up to max bytes of the body into buf. Returns the count (> 0 while
  * the body lasts, and always > 0 then when max > 0), 0 once it is all

@@ -279,7 +279,9 @@ static int wants_ndjson(struct MHD_Connection *conn)
     return accept && strstr(accept, "application/x-ndjson") != NULL;
 }
 
-static enum MHD_Result serve_records(struct pl_http *h, struct MHD_Connection *conn)
+/* GET /packet_logs and GET /packet_logs.pcap: the same query, page and
+ * Link header; pcap is the capture of the page (pl_body_new_pcap). */
+static enum MHD_Result serve_records(struct pl_http *h, struct MHD_Connection *conn, int pcap)
 {
     struct pl_query q;
     pl_query_init(&q);
@@ -287,14 +289,15 @@ static enum MHD_Result serve_records(struct pl_http *h, struct MHD_Connection *c
     MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, collect_arg, &a);
     if (a.failed)
         return send_error(conn, MHD_HTTP_BAD_REQUEST, a.error.param, "%s", a.error.message);
-    int ndjson = wants_ndjson(conn);
+    int ndjson = !pcap && wants_ndjson(conn);
     int gzip = accepts_gzip(conn);
     /* the page is fixed here, before the head: the Link header needs to
      * know whether a record follows it */
     uint64_t next;
     struct pl_body *body =
-        pl_body_new(h->cfg.history, &q, ndjson ? pl_body_format_ndjson : pl_body_format_json,
-                    gzip, &next);
+        pcap ? pl_body_new_pcap(h->cfg.history, &q, gzip, &next)
+             : pl_body_new(h->cfg.history, &q, ndjson ? pl_body_format_ndjson : pl_body_format_json,
+                           gzip, &next);
     if (!body)
         return send_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
     /* the next page: the same filters (all of them: the buffer holds the
@@ -315,8 +318,8 @@ static enum MHD_Result serve_records(struct pl_http *h, struct MHD_Connection *c
             snprintf(bound, sizeof(bound), "&before=%llu", (unsigned long long)q.before);
         else if (!q.ascending && q.after)
             snprintf(bound, sizeof(bound), "&after=%llu", (unsigned long long)q.after);
-        snprintf(link, PL_QUERY_FORMAT_MAX + 128, "</packet_logs?%s%s%s=%llu%s>; rel=\"next\"",
-                 query, qlen ? "&" : "", q.ascending ? "after" : "before",
+        snprintf(link, PL_QUERY_FORMAT_MAX + 128, "</packet_logs%s?%s%s%s=%llu%s>; rel=\"next\"",
+                 pcap ? ".pcap" : "", query, qlen ? "&" : "", q.ascending ? "after" : "before",
                  (unsigned long long)next, bound);
         free(query);
     }
@@ -329,8 +332,22 @@ static enum MHD_Result serve_records(struct pl_http *h, struct MHD_Connection *c
         return MHD_NO;
     }
     unsigned status = MHD_HTTP_OK;
-    add_api_headers(resp, status, ndjson ? "application/x-ndjson" : "application/json", link);
+    add_api_headers(resp, status,
+                    pcap     ? "application/vnd.tcpdump.pcap"
+                    : ndjson ? "application/x-ndjson"
+                             : "application/json",
+                    link);
     free(link);
+    if (pcap) {
+        /* a download named for when it was taken: two exports do not collide */
+        char disposition[96];
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(disposition, sizeof(disposition),
+                 "attachment; filename=\"packet_logs-%Y%m%dT%H%M%SZ.pcap\"", &tm);
+        MHD_add_response_header(resp, "Content-Disposition", disposition);
+    }
     if (gzip)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
     return respond(conn, status, resp);
@@ -594,14 +611,16 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
                           "method %s is not allowed: this API is read-only (GET, HEAD)", method);
 
     int data = !strcmp(url, "/packet_logs") || !strncmp(url, "/packet_logs/", 13) ||
-               !strcmp(url, "/metrics");
+               !strcmp(url, "/packet_logs.pcap") || !strcmp(url, "/metrics");
     if (data && !pl_http_token_ok(h->cfg.token, MHD_lookup_connection_value(
                                                       conn, MHD_HEADER_KIND, "Authorization")))
         return send_error(conn, MHD_HTTP_UNAUTHORIZED, NULL,
                           "this server needs a token: send \"Authorization: Bearer TOKEN\"");
 
     if (!strcmp(url, "/packet_logs"))
-        return serve_records(h, conn);
+        return serve_records(h, conn, 0);
+    if (!strcmp(url, "/packet_logs.pcap"))
+        return serve_records(h, conn, 1);
     enum MHD_Result rc;
     if ((!strcmp(url, "/packet_logs/prefixes") || !strcmp(url, "/healthz") ||
          !strcmp(url, "/metrics")) &&

@@ -168,3 +168,136 @@ int pl_nflogcap_parse(struct pl_nflog_frame *f, const uint8_t *frame, size_t len
         f->hwheader_len = hwlen;
     return 0;
 }
+
+/* ------------------------------------------------------------ writing */
+
+#define ALIGN4(n) (((n) + 3) & ~(size_t)3)
+
+static size_t prefix_len(const struct pl_nflog_frame *f)
+{
+    return strnlen(f->prefix, sizeof(f->prefix) - 1);
+}
+
+/* One frame under construction; every write is checked against room
+ * beforehand by pl_nflogcap_write, so these only copy. */
+struct writer {
+    uint8_t *p;
+    size_t len;
+};
+
+static void put_be16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+    put_be16(p, (uint16_t)(v >> 16));
+    put_be16(p + 2, (uint16_t)v);
+}
+
+static void put_be64(uint8_t *p, uint64_t v)
+{
+    put_be32(p, (uint32_t)(v >> 32));
+    put_be32(p + 4, (uint32_t)v);
+}
+
+/* A TLV whose length field says 4 + declared, holding n bytes of value
+ * (n <= declared), padded to 4 bytes when whole. */
+static void put_tlv(struct writer *w, uint16_t type, const void *value, size_t n, size_t declared)
+{
+    uint16_t tlv_len = (uint16_t)(4 + declared), tlv_type = type;
+    memcpy(w->p + w->len, &tlv_len, 2);
+    memcpy(w->p + w->len + 2, &tlv_type, 2);
+    if (n)
+        memcpy(w->p + w->len + 4, value, n);
+    w->len += 4 + n;
+    if (n == declared)
+        while (w->len % 4)
+            w->p[w->len++] = 0;
+}
+
+size_t pl_nflogcap_frame_size(const struct pl_nflog_frame *f)
+{
+    size_t n = 4 + 8;
+    size_t plen = prefix_len(f);
+    if (plen)
+        n += ALIGN4(4 + plen + 1);
+    n += 8 * (!!f->indev + !!f->outdev + !!f->physindev + !!f->physoutdev);
+    if (f->has_hwtype)
+        n += 8;
+    if (f->hwheader)
+        n += 8 + ALIGN4(4 + f->hwheader_len);
+    if (f->has_timestamp)
+        n += 20;
+    if (f->has_seq)
+        n += 8;
+    return n + ALIGN4(4 + f->payload_len);
+}
+
+size_t pl_nflogcap_write(const struct pl_nflog_frame *f, size_t orig_len, uint8_t *out, size_t room,
+                         size_t *full_len)
+{
+    size_t payload_len = f->payload_len;
+    if (payload_len > PL_NFLOGCAP_PAYLOAD_MAX || (f->hwheader && f->hwheader_len > 0xffff - 4) ||
+        pl_nflogcap_frame_size(f) > room)
+        return 0;
+    if (orig_len < payload_len)
+        orig_len = payload_len;
+    if (orig_len > PL_NFLOGCAP_PAYLOAD_MAX)
+        orig_len = PL_NFLOGCAP_PAYLOAD_MAX;
+    struct writer w = {out, 0};
+    out[0] = f->family;
+    out[1] = 0; /* NFNETLINK_V0 */
+    put_be16(out + 2, f->group);
+    w.len = 4;
+    uint8_t v[16];
+    put_be16(v, f->hw_protocol);
+    v[2] = f->hook;
+    v[3] = 0;
+    put_tlv(&w, NFULA_PACKET_HDR, v, 4, 4);
+    size_t plen = prefix_len(f);
+    if (plen) {
+        /* with its NUL, as the kernel sends it */
+        put_tlv(&w, NFULA_PREFIX, f->prefix, plen, plen + 1);
+        w.p[w.len++] = 0;
+        while (w.len % 4)
+            w.p[w.len++] = 0;
+    }
+    const uint32_t devs[4] = {f->indev, f->outdev, f->physindev, f->physoutdev};
+    for (unsigned i = 0; i < 4; i++) {
+        if (devs[i]) {
+            put_be32(v, devs[i]);
+            put_tlv(&w, (uint16_t)(NFULA_IFINDEX_INDEV + i), v, 4, 4);
+        }
+    }
+    if (f->has_hwtype) {
+        put_be16(v, f->hwtype);
+        put_tlv(&w, NFULA_HWTYPE, v, 2, 2);
+    }
+    if (f->hwheader) {
+        put_be16(v, (uint16_t)f->hwheader_len);
+        put_tlv(&w, NFULA_HWLEN, v, 2, 2);
+        put_tlv(&w, NFULA_HWHEADER, f->hwheader, f->hwheader_len, f->hwheader_len);
+    }
+    if (f->has_timestamp) {
+        put_be64(v, (uint64_t)f->ts_sec);
+        put_be64(v + 8, f->ts_nsec / 1000);
+        put_tlv(&w, NFULA_TIMESTAMP, v, 16, 16);
+    }
+    if (f->has_seq) {
+        put_be32(v, f->seq);
+        put_tlv(&w, NFULA_SEQ, v, 4, 4);
+    }
+    /* A cut payload's TLV says the whole packet's length, as in a capture
+     * cut by its snaplen (tcpdump -s): the capture's len then covers it,
+     * and Wireshark's packet list dissects the packet's headers (its
+     * detail view stops at the cut TLV: "NFLOG truncated"; a TLV saying
+     * only the bytes kept fares no better there, and worse in the list). */
+    size_t before_payload = w.len;
+    put_tlv(&w, NFULA_PAYLOAD, f->payload, payload_len, orig_len);
+    if (full_len)
+        *full_len = before_payload + ALIGN4(4 + orig_len);
+    return w.len;
+}

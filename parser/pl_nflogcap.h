@@ -54,4 +54,31 @@ struct pl_nflog_frame {
 int pl_nflogcap_parse(struct pl_nflog_frame *f, const uint8_t *frame, size_t len, char *err,
                       size_t errlen);
 
+/* The payload a frame's TLV can say at most (its length field is 16 bits). */
+#define PL_NFLOGCAP_PAYLOAD_MAX (0xffff - 4)
+
+/* Bytes pl_nflogcap_write needs for f: at most 4 + 8 (packet header) +
+ * 4 + 128 (prefix) + 4 * 8 (interfaces) + 8 (hardware type) + 8 (its
+ * length) + 4 + hwheader_len + 20 (timestamp) + 8 (seq) + 4 + payload_len,
+ * padded: 232 bytes besides the hardware header and the payload. */
+size_t pl_nflogcap_frame_size(const struct pl_nflog_frame *f);
+
+/* The inverse of pl_nflogcap_parse: writes f as a frame into out (room
+ * bytes; pl_nflogcap_frame_size(f) is enough), TLV lengths and types in
+ * this host's byte order as libpcap writes a capture, values in network
+ * order: the packet header (hw_protocol, hook), the prefix (when not ""),
+ * the interface indexes (when not 0), the hardware type (has_hwtype), the
+ * hardware header and its length (hwheader), the timestamp (has_timestamp;
+ * in microseconds, as the kernel sends it), the sequence number (has_seq),
+ * then the payload, last. orig_len is the packet's whole length (below
+ * f->payload_len counts as payload_len; above PL_NFLOGCAP_PAYLOAD_MAX as
+ * that): when longer than the bytes given, the payload's TLV says orig_len
+ * and the frame ends with the bytes given, as a capture cut by its snaplen
+ * is (pl_nflogcap_parse reads it back with payload_cut). f->payload_cut is
+ * not read. Returns the bytes written (a capture's caplen) and sets
+ * *full_len (may be NULL) to the length of the frame with the whole payload
+ * (its len); 0 when room is too small (nothing useful is written). */
+size_t pl_nflogcap_write(const struct pl_nflog_frame *f, size_t orig_len, uint8_t *out, size_t room,
+                         size_t *full_len);
+
 #endif

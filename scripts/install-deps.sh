@@ -11,7 +11,7 @@ test="clang libclang-rt-14-dev
   golang-go golang-github-google-gopacket-dev
   python3 python3-pytest python3-websockets python3-requests python3-scapy
   tcpdump iputils-ping jq curl procps ulogd2 ulogd2-json valgrind chromium
-  python3-jsonschema python3-yaml
+  python3-jsonschema python3-yaml tshark
   prometheus man-db"
 
 pkgs=$build

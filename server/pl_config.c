@@ -137,12 +137,9 @@ bad:
  * the default groups, later ones add to them. */
 static int groups_replaced;
 
-static int apply_group(struct pl_config *cfg, const char *value, char *why, size_t why_len)
+int pl_config_parse_groups(struct pl_nflog_config *nflog, const char *value, char *why,
+                           size_t why_len)
 {
-    if (!groups_replaced) {
-        cfg->nflog.n_groups = 0;
-        groups_replaced = 1;
-    }
     const char *p = value;
     while (*p) {
         const char *comma = strchr(p, ',');
@@ -176,17 +173,17 @@ static int apply_group(struct pl_config *cfg, const char *value, char *why, size
                 return -1;
             }
         }
-        for (size_t i = 0; i < cfg->nflog.n_groups; i++) {
-            if (cfg->nflog.groups[i].group == group) {
+        for (size_t i = 0; i < nflog->n_groups; i++) {
+            if (nflog->groups[i].group == group) {
                 snprintf(why, why_len, "group %u is given twice", (unsigned)group);
                 return -1;
             }
         }
-        if (cfg->nflog.n_groups == PL_NFLOG_MAX_GROUPS) {
+        if (nflog->n_groups == PL_NFLOG_MAX_GROUPS) {
             snprintf(why, why_len, "at most %d groups", PL_NFLOG_MAX_GROUPS);
             return -1;
         }
-        struct pl_nflog_group *g = &cfg->nflog.groups[cfg->nflog.n_groups++];
+        struct pl_nflog_group *g = &nflog->groups[nflog->n_groups++];
         g->group = (uint16_t)group;
         snprintf(g->action, sizeof(g->action), "%s", action);
         p += len;
@@ -194,6 +191,15 @@ static int apply_group(struct pl_config *cfg, const char *value, char *why, size
             p++;
     }
     return 0;
+}
+
+static int apply_group(struct pl_config *cfg, const char *value, char *why, size_t why_len)
+{
+    if (!groups_replaced) {
+        cfg->nflog.n_groups = 0;
+        groups_replaced = 1;
+    }
+    return pl_config_parse_groups(&cfg->nflog, value, why, why_len);
 }
 
 #define NUMBER_OPTION(fn, field, type, min, max, what)                                           \
@@ -502,7 +508,8 @@ static void usage(FILE *out)
             "\n"
             "Receives packets logged by nftables `log group N` rules over NFLOG, decodes\n"
             "each into a JSON record (SPR's format), keeps a bounded history and serves\n"
-            "it on one port: REST at /packet_logs, a WebSocket stream at\n"
+            "it on one port: REST at /packet_logs (and the same records as an NFLOG\n"
+            "capture for Wireshark at /packet_logs.pcap), a WebSocket stream at\n"
             "/packet_logs/stream, metrics at /metrics, the dashboard at /.\n"
             "\n"
             "Options (each also an environment variable; the flag wins):\n");

@@ -46,6 +46,13 @@ struct pl_config {
  * an error naming the option to err (exit 2). */
 int pl_config_parse(struct pl_config *cfg, int argc, char **argv, FILE *out, FILE *err);
 
+/* Adds the groups of value ("N:ACTION", comma-separated; a group without
+ * an action: 1 "blocked", others "allowed") to nflog, as --group does (the
+ * decode command maps a capture's groups with it too). Returns 0, or -1
+ * with why saying what is wrong (nflog may then hold some of them). */
+int pl_config_parse_groups(struct pl_nflog_config *nflog, const char *value, char *why,
+                           size_t why_len);
+
 /* Parses a size with an optional K, M or G suffix (powers of 1024).
  * Returns 0 and *value, or -1. */
 int pl_config_parse_size(const char *text, uint64_t min, uint64_t max, uint64_t *value);

@@ -138,6 +138,29 @@ void pl_ingest_packet(void *ctx, const struct pl_nflog_packet *np)
         .action = np->action,
         .indev = indev,
         .outdev = outdev,
+        /* what a capture of it needs (GET /packet_logs.pcap) */
+        .capture =
+            {
+                .group = np->group,
+                .family = np->family,
+                .hook = np->hook,
+                .has_hook = (uint8_t) !!np->has_hook,
+                .has_hwtype = (uint8_t) !!np->has_hwtype,
+                .has_timestamp = (uint8_t) !!np->has_timestamp,
+                .hw_protocol = np->hw_protocol,
+                .hwtype = np->hwtype,
+                .indev = np->indev,
+                .outdev = np->outdev,
+                .physindev = np->physindev,
+                .physoutdev = np->physoutdev,
+                .hwheader_len = (uint32_t)np->hwheader_len,
+                .payload_len = (uint32_t)np->payload_len,
+                /* the IP header's length, when it says the bytes were cut */
+                .orig_len =
+                    pkt.ip_length > np->payload_len ? pkt.ip_length : (uint32_t)np->payload_len,
+            },
+        .hwheader = np->hwheader,
+        .payload = np->payload,
     };
     struct pl_record *rec =
         pl_json_failed(&in->json) ? NULL : pl_record_new(&rm, in->json.buf, in->json.len);

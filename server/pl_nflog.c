@@ -432,8 +432,11 @@ static int on_packet(struct nflog_g_handle *gh, struct nfgenmsg *nfmsg, struct n
     }
     if (has(view, NFULA_PACKET_HDR)) {
         struct nfulnl_msg_packet_hdr *ph = nflog_get_msg_packet_hdr(nfd);
-        if (ph)
+        if (ph) {
             pkt.hw_protocol = ntohs(ph->hw_protocol);
+            pkt.has_hook = 1;
+            pkt.hook = ph->hook;
+        }
     }
     if (has(view, NFULA_IFINDEX_INDEV))
         pkt.indev = nflog_get_indev(nfd);

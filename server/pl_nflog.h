@@ -50,6 +50,8 @@ struct pl_nflog_packet {
     uint32_t ts_nsec;
     const uint8_t *payload; /* the network-layer packet (never NULL) */
     size_t payload_len;
+    int has_hook; /* the packet header gave the netfilter hook */
+    uint8_t hook;
 };
 
 typedef void (*pl_nflog_fn)(void *ctx, const struct pl_nflog_packet *pkt);

@@ -73,9 +73,11 @@ static void copy_field(char *field, size_t size, const char *text)
 struct pl_record *pl_record_new(const struct pl_record_meta *meta, const char *json,
                                 size_t json_len)
 {
-    if (json_len > SIZE_MAX - sizeof(struct pl_record) - 1)
+    size_t hw_len = meta && meta->hwheader ? meta->capture.hwheader_len : 0;
+    size_t payload_len = meta && meta->payload ? meta->capture.payload_len : 0;
+    if (json_len > SIZE_MAX / 4 || hw_len > SIZE_MAX / 4 || payload_len > SIZE_MAX / 4)
         return NULL;
-    struct pl_record *rec = malloc(sizeof(*rec) + json_len + 1);
+    struct pl_record *rec = malloc(sizeof(*rec) + json_len + 1 + hw_len + payload_len);
     if (!rec)
         return NULL;
     memset(rec, 0, sizeof(*rec));
@@ -88,11 +90,21 @@ struct pl_record *pl_record_new(const struct pl_record_meta *meta, const char *j
         copy_field(rec->action, sizeof(rec->action), meta->action);
         copy_field(rec->indev, sizeof(rec->indev), meta->indev);
         copy_field(rec->outdev, sizeof(rec->outdev), meta->outdev);
+        rec->capture = meta->capture;
     }
     if (json_len)
         memcpy(rec->json, json, json_len);
     rec->json[json_len] = '\0';
     rec->json_len = json_len;
+    /* the lengths say what is there: a length without its bytes is none */
+    rec->capture.hwheader_len = (uint32_t)hw_len;
+    rec->capture.payload_len = (uint32_t)payload_len;
+    if (rec->capture.orig_len < payload_len)
+        rec->capture.orig_len = (uint32_t)payload_len;
+    if (hw_len)
+        memcpy(rec->json + json_len + 1, meta->hwheader, hw_len);
+    if (payload_len)
+        memcpy(rec->json + json_len + 1 + hw_len, meta->payload, payload_len);
     atomic_store_explicit(&rec->refs, 1, memory_order_relaxed);
     return rec;
 }
@@ -116,7 +128,17 @@ void pl_record_unref(struct pl_record *rec)
 
 size_t pl_record_size(const struct pl_record *rec)
 {
-    return sizeof(*rec) + rec->json_len + 1;
+    return sizeof(*rec) + rec->json_len + 1 + rec->capture.hwheader_len + rec->capture.payload_len;
+}
+
+const uint8_t *pl_record_hwheader(const struct pl_record *rec)
+{
+    return (const uint8_t *)rec->json + rec->json_len + 1;
+}
+
+const uint8_t *pl_record_payload(const struct pl_record *rec)
+{
+    return pl_record_hwheader(rec) + rec->capture.hwheader_len;
 }
 
 struct pl_history *pl_history_new(size_t max_records, size_t max_bytes)

@@ -21,6 +21,26 @@
 #define PL_RECORD_ACTION_MAX 16
 #define PL_RECORD_IFNAME_MAX 16 /* IFNAMSIZ */
 
+/* What a capture of the record needs besides its time and prefix
+ * (GET /packet_logs.pcap writes it back as the NFLOG frame it came in):
+ * NFLOG's view of the packet. Its bytes, the hardware header then the
+ * payload as logged, follow the JSON's NUL in the record's allocation:
+ * pl_record_hwheader() and pl_record_payload(). */
+struct pl_record_capture {
+    uint16_t group; /* the NFLOG group */
+    uint8_t family; /* nfgenmsg's: AF_INET, AF_INET6, AF_BRIDGE; 0: unknown */
+    uint8_t hook;   /* the netfilter hook, when has_hook */
+    uint8_t has_hook;
+    uint8_t has_hwtype;
+    uint8_t has_timestamp; /* the kernel stamped it (else the time is of receipt) */
+    uint16_t hw_protocol;  /* ethertype, 0 when absent */
+    uint16_t hwtype;       /* ARPHRD_* */
+    uint32_t indev, outdev, physindev, physoutdev; /* interface indexes, 0: none */
+    uint32_t hwheader_len;                         /* bytes of hardware header kept */
+    uint32_t payload_len; /* bytes of the packet kept (cut by the snaplen) */
+    uint32_t orig_len;    /* the packet's whole length (>= payload_len) */
+};
+
 /* One record: immutable once pushed. The JSON text is encoded once and sent
  * to every reader as is. */
 struct pl_record {
@@ -33,6 +53,7 @@ struct pl_record {
     char action[PL_RECORD_ACTION_MAX];
     char indev[PL_RECORD_IFNAME_MAX];
     char outdev[PL_RECORD_IFNAME_MAX];
+    struct pl_record_capture capture; /* its bytes follow the JSON's NUL */
     size_t json_len;
     char json[];       /* NUL-terminated JSON object */
 };
@@ -48,19 +69,29 @@ struct pl_record_meta {
     const char *action;
     const char *indev;
     const char *outdev;
+    /* the capture's fields; its hwheader_len bytes of hwheader and
+     * payload_len bytes of payload are copied (NULL with a length of 0) */
+    struct pl_record_capture capture;
+    const uint8_t *hwheader;
+    const uint8_t *payload;
 };
 
 /* Allocates a record of meta (NULL: all zero) with json_len bytes of JSON
- * (copied from json) and one reference, owned by the caller. Strings are
- * cut to their fields. Returns NULL when out of memory. */
+ * (copied from json), the capture's bytes, and one reference, owned by the
+ * caller. Strings are cut to their fields. Returns NULL when out of memory. */
 struct pl_record *pl_record_new(const struct pl_record_meta *meta, const char *json,
                                 size_t json_len);
 /* Takes one more reference. */
 void pl_record_ref(struct pl_record *rec);
 /* Drops one reference; the record is freed with the last. NULL is fine. */
 void pl_record_unref(struct pl_record *rec);
-/* Bytes the record accounts for against --history-bytes. */
+/* Bytes the record accounts for against --history-bytes: the capture's
+ * bytes count too. */
 size_t pl_record_size(const struct pl_record *rec);
+/* The capture's hardware header (rec->capture.hwheader_len bytes) and
+ * payload (rec->capture.payload_len bytes), inside the record. */
+const uint8_t *pl_record_hwheader(const struct pl_record *rec);
+const uint8_t *pl_record_payload(const struct pl_record *rec);
 
 struct pl_history;
 

@@ -261,7 +261,56 @@ function writeHash() {
   if ($('search').value.trim()) params.set('q', $('search').value.trim());
   const hash = params.toString().replace(/%3A/gi, ':').replace(/%2C/gi, ',');
   history.replaceState(null, '', hash ? `#${hash}` : `${location.pathname}${location.search}`);
+  updatePcapLink();
 }
+
+/* ------------------------------------------------------ download pcap */
+
+// The capture of what the view filters on the server (prefixes, action; the
+// search box filters the page only): the newest records, as many as one
+// page may hold. GET /packet_logs.pcap takes /packet_logs' parameters.
+const PCAP_LIMIT = 10000;
+
+function pcapHref() {
+  return `packet_logs.pcap?${link.query({ limit: PCAP_LIMIT })}`;
+}
+
+function updatePcapLink() {
+  $('download-pcap').href = pcapHref();
+}
+
+// Without a token the link downloads by itself. With one, a link cannot
+// send Authorization: the capture is fetched with it and saved as a Blob.
+$('download-pcap').addEventListener('click', async (event) => {
+  updatePcapLink();
+  if (!link.token) return;
+  event.preventDefault();
+  const button = $('download-pcap');
+  try {
+    const res = await fetch(pcapHref(), {
+      headers: { Authorization: `Bearer ${link.token}` },
+      cache: 'no-store',
+    });
+    if (res.status === 401) {
+      askToken('The server refused this token.');
+      return;
+    }
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    const disposition = res.headers.get('Content-Disposition') ?? '';
+    const name = /filename="([^"]+)"/.exec(disposition)?.[1] ?? 'packet_logs.pcap';
+    const url = URL.createObjectURL(await res.blob());
+    const a = document.createElement('a');
+    a.href = url;
+    a.download = name;
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
+  } catch (error) {
+    button.title = `The download failed: ${error.message}`;
+    $('announce').textContent = `The download failed: ${error.message}`;
+  }
+});
 
 function pressChips() {
   for (const button of $('chips').querySelectorAll('.chip')) {
@@ -479,6 +528,7 @@ addEventListener('online', () => {
 });
 
 readHash();
+updatePcapLink();
 showCounts();
 link.connect();
 pollPrefixes();

@@ -11,6 +11,30 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import { Lab, screenshotPath, sleep, unavailable, until } from './lab.mjs';
+import fs from 'node:fs';
+
+/** A pcap file's packets; asserts libpcap's magic (this host's byte order,
+ * microseconds) and link type NFLOG (239). Each packet: its NFLOG prefix. */
+function readPcap(bytes) {
+  assert.ok(bytes.length >= 24, `a pcap file of ${bytes.length} bytes`);
+  assert.equal(bytes.readUInt32LE(0), 0xa1b2c3d4, 'the pcap magic');
+  assert.equal(bytes.readUInt32LE(20), 239, 'link type NFLOG');
+  const packets = [];
+  for (let off = 24; off < bytes.length;) {
+    const caplen = bytes.readUInt32LE(off + 8);
+    const frame = bytes.subarray(off + 16, off + 16 + caplen);
+    let prefix = '';
+    for (let t = 4; t + 4 <= frame.length;) {
+      const len = frame.readUInt16LE(t);
+      if (len < 4) break;
+      if ((frame.readUInt16LE(t + 2) & 0x3fff) === 10) prefix = frame.subarray(t + 4, t + len - 1).toString();
+      t += (len + 3) & ~3;
+    }
+    packets.push(prefix);
+    off += 16 + caplen;
+  }
+  return packets;
+}
 
 const skip = unavailable();
 const PORT = 18080;
@@ -121,6 +145,20 @@ describe('dashboard', { skip: skip ?? false }, () => {
     assert.equal(await page.evaluate(() => location.hash), '');
     const all = rest('?limit=200').map((r) => r.Seq);
     await until(async () => JSON.stringify(await rowSeqs()) === JSON.stringify(all), { what: 'every row back' });
+  });
+
+  test('Download pcap saves the capture of the filtered view', async () => {
+    await closeDialogs();
+    await page.click('#chips .chip[data-prefix="drop:input"]');
+    const href = await page.getAttribute('#download-pcap', 'href');
+    assert.equal(href, 'packet_logs.pcap?prefix=drop%3Ainput&limit=10000');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-pcap')]);
+    assert.match(download.suggestedFilename(), /^packet_logs-\d{8}T\d{6}Z\.pcap$/);
+    const packets = readPcap(fs.readFileSync(await download.path()));
+    assert.equal(packets.length, rest('?prefix=drop:input&limit=10000').length);
+    assert.ok(packets.length >= 6);
+    await page.click('#chips .chip.all');
+    assert.equal(await page.getAttribute('#download-pcap', 'href'), 'packet_logs.pcap?limit=10000');
   });
 
   test('the search box filters the rows on the page', async () => {
@@ -434,6 +472,12 @@ describe('dashboard with a token', { skip: skip ?? false }, () => {
     await page.reload();
     await until(async () => (await page.$$('#rows tr.record')).length === 6, { what: 'the rows after a reload' });
     assert.equal(await page.$eval('#token-dialog', (d) => d.open), false, 'not asked again');
+
+    // Download pcap sends the token (fetch with Authorization, saved as a Blob)
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-pcap')]);
+    assert.match(download.suggestedFilename(), /^packet_logs-\d{8}T\d{6}Z\.pcap$/);
+    const packets = readPcap(fs.readFileSync(await download.path()));
+    assert.equal(packets.length, 6);
     await page.close();
   });
 

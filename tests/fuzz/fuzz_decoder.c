@@ -33,6 +33,38 @@ static void check_record(const struct pl_packet *pkt, const struct pl_meta *meta
     pl_json_fini(&w);
 }
 
+/* A parsed frame written back (pl_nflogcap_write, as GET /packet_logs.pcap
+ * writes records) parses back to the same fields. */
+static void check_rewrite(const struct pl_nflog_frame *f)
+{
+    if (f->payload_len > PL_NFLOGCAP_PAYLOAD_MAX - 100 || f->hwheader_len > 0xffff - 4)
+        return;
+    size_t size = pl_nflogcap_frame_size(f);
+    uint8_t *out = malloc(size);
+    if (!out)
+        return;
+    size_t full;
+    size_t n = pl_nflogcap_write(f, f->payload_len + 100, out, size, &full);
+    struct pl_nflog_frame g;
+    char err[128];
+    if (n == 0 || n > size || full < n || pl_nflogcap_parse(&g, out, n, err, sizeof(err)) < 0)
+        abort();
+    uint32_t usec = f->ts_nsec / 1000;
+    if (g.family != f->family || g.group != f->group || g.hw_protocol != f->hw_protocol ||
+        g.hook != f->hook || g.indev != f->indev || g.outdev != f->outdev ||
+        g.physindev != f->physindev || g.physoutdev != f->physoutdev ||
+        g.has_hwtype != f->has_hwtype || (f->has_hwtype && g.hwtype != f->hwtype) ||
+        !g.hwheader != !f->hwheader || g.hwheader_len != f->hwheader_len ||
+        (f->hwheader_len && memcmp(g.hwheader, f->hwheader, f->hwheader_len)) ||
+        g.has_timestamp != f->has_timestamp ||
+        (f->has_timestamp && (g.ts_sec != f->ts_sec || g.ts_nsec != usec * 1000)) ||
+        g.has_seq != f->has_seq || (f->has_seq && g.seq != f->seq) || strcmp(g.prefix, f->prefix) ||
+        g.payload_len != f->payload_len ||
+        (f->payload_len && memcmp(g.payload, f->payload, f->payload_len)) || !g.payload_cut)
+        abort();
+    free(out);
+}
+
 /* The whole input as an NFLOG capture frame; its payload decoded as the
  * decode command would, with the frame's prefix and hardware header. */
 static void check_frame(const uint8_t *frame, size_t len)
@@ -62,6 +94,7 @@ static void check_frame(const uint8_t *frame, size_t len)
     struct pl_packet pkt;
     pl_packet_decode(&pkt, f.payload, f.payload_len);
     check_record(&pkt, &meta, f.seq, NULL);
+    check_rewrite(&f);
 }
 
 static void count_answer(void *ctx, const char *name, size_t name_len, const uint8_t *addr,

@@ -61,6 +61,39 @@ static void check_json_names_seq(const struct pl_record *rec)
 
 /* ------------------------------------------------------------------------ */
 
+/* The capture's bytes live in the record's one allocation, after the
+ * JSON, and count against the byte bound. */
+static void test_record_capture_bytes(void **state)
+{
+    (void)state;
+    static const uint8_t hw[3] = {1, 2, 3}, payload[5] = {4, 5, 6, 7, 8};
+    struct pl_record_meta meta = {
+        .seq = 9,
+        .capture = {.group = 2, .hwheader_len = 3, .payload_len = 5, .orig_len = 1500},
+        .hwheader = hw,
+        .payload = payload,
+    };
+    struct pl_record *rec = pl_record_new(&meta, "{}", 2);
+    assert_non_null(rec);
+    assert_int_equal(rec->capture.group, 2);
+    assert_int_equal(rec->capture.orig_len, 1500);
+    assert_memory_equal(pl_record_hwheader(rec), hw, 3);
+    assert_memory_equal(pl_record_payload(rec), payload, 5);
+    assert_string_equal(rec->json, "{}");
+    assert_int_equal(pl_record_size(rec), sizeof(*rec) + 3 + 3 + 5);
+    pl_record_unref(rec);
+    /* a length without its bytes is none; orig_len is at least what is kept */
+    meta.hwheader = NULL;
+    meta.capture.orig_len = 0;
+    rec = pl_record_new(&meta, "{}", 2);
+    assert_non_null(rec);
+    assert_int_equal(rec->capture.hwheader_len, 0);
+    assert_int_equal(rec->capture.orig_len, 5);
+    assert_memory_equal(pl_record_payload(rec), payload, 5);
+    assert_int_equal(pl_record_size(rec), sizeof(*rec) + 3 + 5);
+    pl_record_unref(rec);
+}
+
 static void test_record_new(void **state)
 {
     (void)state;
@@ -72,6 +105,7 @@ static void test_record_new(void **state)
     assert_int_equal(rec->seq, 0);
     assert_string_equal(rec->prefix, "");
     assert_int_equal(pl_record_size(rec), sizeof(*rec) + 8);
+    assert_int_equal(rec->capture.payload_len, 0);
     pl_record_ref(rec);
     assert_int_equal(refs(rec), 2);
     pl_record_unref(rec);
@@ -695,6 +729,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_record_new),
+        cmocka_unit_test(test_record_capture_bytes),
         cmocka_unit_test(test_new_bad_bounds),
         cmocka_unit_test(test_empty),
         cmocka_unit_test(test_push_out_of_order),

@@ -148,6 +148,7 @@ static struct pl_ingest *ingest(struct sink *sink, struct pl_domains *domains,
 }
 
 static const uint8_t HI[2] = {'h', 'i'};
+static const uint8_t HW[14] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 0x08, 0};
 
 /* --------------------------------------------------------------- cases */
 
@@ -160,6 +161,13 @@ static void TEST_a_record_complete_from_birth(void **state)
     size_t len = udp(bytes, IP(10, 0, 0, 1), IP(10, 0, 0, 2), 12345, 9, HI, 2);
     struct pl_nflog_packet np = packet(bytes, len);
     np.indev = 1;
+    np.group = 3;
+    np.has_hook = 1;
+    np.hook = 1;
+    np.has_hwtype = 1;
+    np.hwtype = 1;
+    np.hwheader = HW;
+    np.hwheader_len = sizeof(HW);
     np.has_timestamp = 1;
     np.ts_sec = 1600000000;
     np.ts_nsec = 5000;
@@ -178,6 +186,22 @@ static void TEST_a_record_complete_from_birth(void **state)
     assert_non_null(strstr(rec->json, "\"InDev\":\"lo\",\"OutDev\":\"\""));
     assert_non_null(strstr(rec->json, "\"Seq\":1"));
     assert_null(strstr(rec->json, "\"Error\""));
+    /* what a capture of it needs, from birth */
+    assert_int_equal(rec->capture.group, 3);
+    assert_int_equal(rec->capture.family, 2);
+    assert_true(rec->capture.has_hook);
+    assert_int_equal(rec->capture.hook, 1);
+    assert_int_equal(rec->capture.hw_protocol, 0x0800);
+    assert_int_equal(rec->capture.indev, 1);
+    assert_true(rec->capture.has_timestamp);
+    assert_true(rec->capture.has_hwtype);
+    assert_int_equal(rec->capture.hwtype, 1);
+    assert_int_equal(rec->capture.hwheader_len, 14);
+    assert_memory_equal(pl_record_hwheader(rec), HW, 14);
+    assert_int_equal(rec->capture.payload_len, len);
+    assert_int_equal(rec->capture.orig_len, len);
+    assert_memory_equal(pl_record_payload(rec), bytes, len);
+    assert_int_equal(pl_record_size(rec), sizeof(*rec) + rec->json_len + 1 + 14 + len);
     /* the next record is numbered on; without a kernel time, receipt time */
     np.has_timestamp = 0;
     pl_ingest_packet(in, &np);
@@ -345,10 +369,16 @@ static void TEST_cut_packets_say_so(void **state)
     char want[32];
     snprintf(want, sizeof(want), "\"Length\":%zu", len);
     assert_non_null(strstr(sink.records[0]->json, want));
+    /* the capture keeps the bytes given and the packet's length */
+    const struct pl_record *cut = sink.records[0];
+    assert_int_equal(cut->capture.payload_len, 128);
+    assert_int_equal(cut->capture.orig_len, len);
+    assert_memory_equal(pl_record_payload(cut), bytes, 128);
     /* whole: neither key */
     np = packet(bytes, len);
     pl_ingest_packet(in, &np);
     assert_null(strstr(sink.records[1]->json, "Truncated"));
+    assert_int_equal(sink.records[1]->capture.orig_len, len);
     sink_clear(&sink);
     pl_ingest_free(in);
 }

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 /* clang-format on */
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -307,6 +308,136 @@ static void TEST_timestamp_out_of_range(void **state)
     assert_int_equal(out.ts_nsec, 0);
 }
 
+/* ------------------------------------------------------------ writing */
+
+/* Compares what the parse read back with what was written. */
+static void assert_same_frame(const struct pl_nflog_frame *a, const struct pl_nflog_frame *b)
+{
+    assert_int_equal(a->family, b->family);
+    assert_int_equal(a->group, b->group);
+    assert_int_equal(a->hw_protocol, b->hw_protocol);
+    assert_int_equal(a->hook, b->hook);
+    assert_int_equal(a->indev, b->indev);
+    assert_int_equal(a->outdev, b->outdev);
+    assert_int_equal(a->physindev, b->physindev);
+    assert_int_equal(a->physoutdev, b->physoutdev);
+    assert_int_equal(a->has_hwtype, b->has_hwtype);
+    assert_int_equal(a->hwtype, b->hwtype);
+    assert_int_equal(a->hwheader_len, b->hwheader_len);
+    assert_int_equal(!a->hwheader, !b->hwheader);
+    if (a->hwheader_len)
+        assert_memory_equal(a->hwheader, b->hwheader, a->hwheader_len);
+    assert_int_equal(a->has_timestamp, b->has_timestamp);
+    assert_int_equal(a->ts_sec, b->ts_sec);
+    assert_int_equal(a->ts_nsec, b->ts_nsec);
+    assert_int_equal(a->has_seq, b->has_seq);
+    assert_int_equal(a->seq, b->seq);
+    assert_string_equal(a->prefix, b->prefix);
+    assert_int_equal(a->payload_len, b->payload_len);
+    if (a->payload_len)
+        assert_memory_equal(a->payload, b->payload, a->payload_len);
+}
+
+/* Writes f into an exact-size buffer and parses it back (as a capture of
+ * caplen bytes). */
+static size_t round_trip(const struct pl_nflog_frame *f, size_t orig_len, size_t *full_len,
+                         struct pl_nflog_frame *back)
+{
+    size_t size = pl_nflogcap_frame_size(f);
+    struct frame buf;
+    assert_true(size <= sizeof(buf.bytes));
+    size_t n = pl_nflogcap_write(f, orig_len, buf.bytes, size, full_len);
+    assert_true(n > 0 && n <= size);
+    assert_true(n <= *full_len);
+    buf.len = n;
+    char err[128];
+    assert_int_equal(parse(back, &buf, n, err), 0);
+    /* one byte short of the size it asked for is refused */
+    assert_int_equal(pl_nflogcap_write(f, orig_len, buf.bytes, size - 1, NULL), 0);
+    return n;
+}
+
+static void TEST_write_parses_back_every_attribute(void **state)
+{
+    (void)state;
+    static const uint8_t hw[14] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 0x08, 0};
+    struct pl_nflog_frame f = {
+        .family = 2,
+        .group = 5,
+        .hw_protocol = 0x0800,
+        .hook = 1,
+        .indev = 3,
+        .outdev = 4,
+        .physindev = 5,
+        .physoutdev = 6,
+        .has_hwtype = 1,
+        .hwtype = 1,
+        .hwheader = hw,
+        .hwheader_len = 13, /* odd: padded */
+        .has_timestamp = 1,
+        .ts_sec = 1700000000,
+        .ts_nsec = 123456000,
+        .has_seq = 1,
+        .seq = 77,
+        .payload = IPV4,
+        .payload_len = sizeof(IPV4),
+    };
+    snprintf(f.prefix, sizeof(f.prefix), "wan:in ");
+    struct pl_nflog_frame back;
+    size_t full;
+    size_t n = round_trip(&f, sizeof(IPV4), &full, &back);
+    assert_int_equal(n, full);
+    assert_int_equal(n % 4, 0);
+    assert_int_equal(n, pl_nflogcap_frame_size(&f));
+    assert_false(back.payload_cut);
+    assert_same_frame(&f, &back);
+}
+
+static void TEST_write_leaves_out_what_is_absent(void **state)
+{
+    (void)state;
+    struct pl_nflog_frame f = {.family = 10, .group = 0, .payload = IPV4, .payload_len = 0};
+    struct pl_nflog_frame back;
+    size_t full;
+    /* the nfgenmsg, the packet header and an empty payload */
+    assert_int_equal(round_trip(&f, 0, &full, &back), 4 + 8 + 4);
+    assert_int_equal(full, 16);
+    f.payload = back.payload; /* both empty */
+    assert_same_frame(&f, &back);
+    assert_null(back.hwheader);
+}
+
+static void TEST_write_a_cut_packet_keeps_its_length(void **state)
+{
+    (void)state;
+    struct pl_nflog_frame f = {.family = 2, .group = 1, .payload = IPV4, .payload_len = 12};
+    snprintf(f.prefix, sizeof(f.prefix), "drop:input");
+    struct pl_nflog_frame back;
+    size_t full;
+    size_t n = round_trip(&f, 1500, &full, &back);
+    assert_true(back.payload_cut);
+    assert_int_equal(full - n, 1500 - 12);
+    assert_same_frame(&f, &back);
+    /* a length a TLV cannot say is cut to the most it can */
+    n = round_trip(&f, 100000, &full, &back);
+    assert_int_equal(full - n, PL_NFLOGCAP_PAYLOAD_MAX - 12 + 1); /* with the padding */
+    /* an original length below the bytes given counts as those */
+    n = round_trip(&f, 3, &full, &back);
+    assert_int_equal(n, full);
+    assert_false(back.payload_cut);
+}
+
+static void TEST_write_refuses_what_a_tlv_cannot_hold(void **state)
+{
+    (void)state;
+    static uint8_t big[70000];
+    struct pl_nflog_frame f = {.payload = big, .payload_len = PL_NFLOGCAP_PAYLOAD_MAX + 1};
+    static uint8_t out[80000];
+    assert_int_equal(pl_nflogcap_write(&f, 0, out, sizeof(out), NULL), 0);
+    f.payload_len = PL_NFLOGCAP_PAYLOAD_MAX;
+    assert_true(pl_nflogcap_write(&f, 0, out, sizeof(out), NULL) > 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -320,6 +451,10 @@ int main(void)
         cmocka_unit_test(TEST_flags_masked_unknown_skipped_last_padding_optional),
         cmocka_unit_test(TEST_hardware_length_bounds_the_header),
         cmocka_unit_test(TEST_timestamp_out_of_range),
+        cmocka_unit_test(TEST_write_parses_back_every_attribute),
+        cmocka_unit_test(TEST_write_leaves_out_what_is_absent),
+        cmocka_unit_test(TEST_write_a_cut_packet_keeps_its_length),
+        cmocka_unit_test(TEST_write_refuses_what_a_tlv_cannot_hold),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
