@@ -31,6 +31,7 @@
 #include "pl_ingest.h"
 #include "pl_json.h"
 #include "pl_log.h"
+#include "pl_nats.h"
 #include "pl_nflog.h"
 #include "pl_own.h"
 #include "pl_packet.h"
@@ -56,6 +57,7 @@ struct server {
     struct pl_dispatch *dispatch; /* under dispatch_lock once started */
     pthread_mutex_t dispatch_lock;
     struct pl_ingest *ingest; /* the NFLOG thread's: packet to record */
+    struct pl_nats *nats;     /* NULL without --nats */
     int stop_fd;
     pthread_t nflog_thread;
     struct timespec started; /* CLOCK_REALTIME at start: process_start_time_seconds */
@@ -69,9 +71,12 @@ struct server {
 static void on_record(void *ctx, struct pl_record *rec)
 {
     struct server *s = ctx;
+    uint64_t seq = rec->seq;
     pl_prefixes_count(s->prefixes, rec->prefix, rec->action, rec->ts_sec, rec->ts_nsec);
     pl_history_push(s->history, rec);
     pl_stream_notify(s->stream);
+    if (s->nats)
+        pl_nats_notify(s->nats, seq); /* the publisher reads it from the history */
 }
 
 /* Kernel drops and unparsable messages are logged at most every 10 s,
@@ -211,6 +216,18 @@ static void write_metrics(void *ctx, struct pl_json *out)
     metric(out, "packet_logs_dns_cache_entries", "gauge",
            "Addresses remembered from DNS answers.",
            in.dns_entries);
+    if (s->nats) {
+        struct pl_nats_stats ns;
+        pl_nats_stats(s->nats, &ns);
+        metric(out, "packet_logs_nats_published_total", "counter",
+               "Records NATS JetStream acknowledged (--nats).", ns.published);
+        metric(out, "packet_logs_nats_lost_total", "counter",
+               "Records never published to NATS: evicted from the history while NATS was "
+               "unreachable, or refused.",
+               ns.lost);
+        metric(out, "packet_logs_nats_connected", "gauge",
+               "1 while connected to a NATS server, else 0.", (unsigned long long)ns.connected);
+    }
 }
 
 static int to_http(void *ctx, int fd, const struct sockaddr *addr, socklen_t len)
@@ -301,7 +318,39 @@ int pl_server_run(const struct pl_config *cfg)
         pl_log_error("own traffic: %s", err);
         goto out;
     }
+    uint64_t last_seq = 0;
+    if (cfg->nats_servers[0]) {
+        struct pl_nats_config nats = {
+            .servers = cfg->nats_servers,
+            .host = cfg->host_name,
+            .stream = cfg->nats_stream,
+            .replicas = cfg->nats_replicas,
+            .max_bytes = cfg->nats_max_bytes,
+            .max_age = cfg->nats_max_age,
+            .connect_wait_ms = 5000,
+        };
+        if (pl_nats_open(&s.nats, &nats, err, sizeof(err)) < 0) {
+            pl_log_error("--nats: %s", err);
+            goto out;
+        }
+        /* this host's records back, and Seq after the last of them, so
+         * that cursors of REST and the stream carry on across a restart */
+        size_t restored = 0;
+        if (pl_nats_restore(s.nats, s.history, cfg->history_records, &last_seq, &restored, err,
+                            sizeof(err)) < 0)
+            pl_log_warning("NATS: the history starts empty: %s", err);
+        else
+            pl_log_info("NATS: %zu record%s of host %s restored; Seq continues after %llu",
+                        restored, pl_log_s(restored), cfg->host_name,
+                        (unsigned long long)last_seq);
+        if (pl_nats_start(s.nats, s.history, last_seq) < 0) {
+            pl_log_error("cannot start the NATS publisher");
+            goto out;
+        }
+    }
     struct pl_ingest_config ingest = {
+        .last_seq = last_seq,
+        .host = cfg->nats_servers[0] ? cfg->host_name : NULL,
         .ifnames = s.ifnames,
         .domains = s.domains,
         .own = s.own,
@@ -427,6 +476,7 @@ out:
         status = 1;
     }
     pl_http_stop(s.http); /* before the stream: /metrics reads its counters */
+    pl_nats_close(s.nats); /* before the history it reads */
     pl_stream_stop(s.stream);
     pl_nflog_close(s.nflog);
     pl_ingest_free(s.ingest);

@@ -1,0 +1,87 @@
+/*
+ * pl_nats: records into NATS JetStream and back (DESIGN.md section 8).
+ *
+ * Publishing: every record of the history, in Seq order, to subject
+ * packet_logs.<host>.<prefix> of the stream, with a Nats-Msg-Id that makes
+ * a retried publish a duplicate JetStream discards. One publisher thread
+ * reads the history from a cursor as a stream client does: the NFLOG
+ * thread never waits for NATS, and the history is the bounded buffer.
+ * While NATS is unreachable records wait there; those evicted before
+ * their turn are counted as lost, as are the ones JetStream refused.
+ *
+ * Restoring: at start, this host's records read back from the stream into
+ * the history (the newest ones, up to its bounds), so Seq continues after
+ * the last one.
+ *
+ * Threads: open, restore, start and close from one thread (the main one);
+ * pl_nats_notify from the history's writer; pl_nats_stats from any.
+ */
+#ifndef PL_NATS_H
+#define PL_NATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pl_history.h"
+
+#define PL_NATS_SUBJECT_ROOT "packet_logs"
+#define PL_NATS_TOKEN_MAX 64 /* a subject token made of a host name or prefix */
+
+struct pl_nats_config {
+    const char *servers;  /* URLs, comma-separated */
+    const char *host;     /* this host's name: its subjects and Nats-Msg-Ids */
+    const char *stream;   /* the stream's name */
+    unsigned replicas;    /* of a stream created */
+    uint64_t max_bytes;   /* of a stream created; 0: no limit */
+    uint64_t max_age;     /* seconds, of a stream created; 0: no limit */
+    unsigned connect_wait_ms; /* how long open waits for a first server */
+};
+
+struct pl_nats_stats {
+    uint64_t published; /* records JetStream acknowledged (stored, or known duplicates) */
+    uint64_t lost;      /* records that will never be published */
+    int connected;      /* 1 while connected to a server */
+};
+
+struct pl_nats;
+
+/* Connects to cfg->servers (strings copied), waiting up to
+ * cfg->connect_wait_ms for a first server; when none answers by then it
+ * goes on connecting in the background (returns 0: publishing waits for
+ * it). Creates the stream when absent (subjects packet_logs.>, file
+ * storage, cfg's replicas and limits) once connected. Returns 0 and *out,
+ * or -1 with err filled (bad URL, out of memory). */
+int pl_nats_open(struct pl_nats **out, const struct pl_nats_config *cfg, char *err,
+                 size_t err_len);
+
+/* Reads this host's records (subjects packet_logs.<host>.>) from the
+ * stream, oldest first, and pushes the newest of them, at most keep, into
+ * h, each with the Seq of its JSON (a record whose Seq does not follow the
+ * one before is skipped). *last_seq gets the newest Seq pushed (0: none),
+ * *restored how many. Needs a connection: returns -1 with err filled when
+ * there is none or the stream cannot be read; 0 otherwise. */
+int pl_nats_restore(struct pl_nats *n, struct pl_history *h, size_t keep, uint64_t *last_seq,
+                    size_t *restored, char *err, size_t err_len);
+
+/* Starts publishing h's records from Seq after_seq + 1 on. Returns 0 or
+ * -errno. */
+int pl_nats_start(struct pl_nats *n, struct pl_history *h, uint64_t after_seq);
+
+/* The history's writer pushed seq: wakes the publisher if it sleeps.
+ * Never blocks for long (a mutex only held around a condition wait). */
+void pl_nats_notify(struct pl_nats *n, uint64_t seq);
+
+void pl_nats_stats(struct pl_nats *n, struct pl_nats_stats *out);
+
+/* Stops publishing, waits up to 2 s for the acknowledgments of records
+ * sent, counts the rest as lost (and logs them), disconnects and frees.
+ * NULL is fine. */
+void pl_nats_close(struct pl_nats *n);
+
+/* Writes a subject token for name (a host name, or a prefix trimmed of its
+ * spaces): the characters a NATS subject token cannot hold (space,
+ * '.', '*', '>', control characters, bytes >= 0x7f) become '_'; empty is
+ * "_". out holds PL_NATS_TOKEN_MAX bytes; longer names are cut. */
+void pl_nats_token(char *out, const char *name);
+
+#endif

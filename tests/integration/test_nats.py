@@ -1,0 +1,237 @@
+"""
+A fleet: records into NATS JetStream (--nats), a restart that keeps the
+history. Real nats-server processes (Debian's package) in a hub namespace,
+routers in namespaces of their own that reach them over a veth (see
+nats_fleet.py), each router with its own log rules: a logged UDP port.
+"""
+import json
+import shutil
+import time
+
+import pytest
+
+from conftest import WAN_ROUTER4, Topology, ns_sh
+from nats_fleet import Client, Hub, NatsServer, NATS_SERVER
+
+FLEET_PORT = 7110  # INPUT: logged "fleet:in " to group 0
+
+FLEET_RULES = f"""
+table inet fleet {{
+  chain INPUT {{
+    type filter hook input priority 0; policy accept;
+    udp dport {FLEET_PORT} log prefix "fleet:in " group 0
+  }}
+}}
+"""
+
+pytestmark = pytest.mark.skipif(not shutil.which("nats-server") and
+                                not __import__("os").path.exists(NATS_SERVER),
+                                reason="nats-server not installed (scripts/install-deps.sh --test)")
+
+
+@pytest.fixture
+def hub():
+    h = Hub()
+    servers = []
+    h.servers = servers
+    try:
+        yield h
+    finally:
+        for s in servers:
+            s.cleanup()
+        h.destroy()
+
+
+def nats_single(hub):
+    s = NatsServer(hub, "n1")
+    hub.servers.append(s)
+    s.start()
+    s.wait_ready()
+    return s
+
+
+def nats_cluster(hub, n=3):
+    servers = [NatsServer(hub, f"n{i + 1}", cluster="plc") for i in range(n)]
+    hub.servers.extend(servers)
+    for s in servers:
+        s.start(servers)
+    for s in servers:
+        s.wait_ready()
+    return servers
+
+
+@pytest.fixture
+def routers():
+    made = []
+
+    def make():
+        t = Topology(spr_rules=False).create()
+        made.append(t)
+        ns_sh(t.router, "nft", "-f", "-", input=FLEET_RULES)
+        return t
+
+    yield make
+    for t in made:
+        t.destroy()
+
+
+def send(traffic_topo, count, payload=b"fleet"):
+    """count datagrams from the router's WAN client to the logged port."""
+    ns_sh(traffic_topo.wan, "/usr/bin/python3", "-c",
+          "import socket,sys\n"
+          "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+          "for i in range(int(sys.argv[2])): s.sendto(sys.argv[3].encode(),(sys.argv[1],%d))\n"
+          % FLEET_PORT, WAN_ROUTER4, count, payload.decode())
+
+
+def poll(what, fn, timeout=30):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def stream_records(server, stream="PACKET_LOGS"):
+    c = Client(server.hub.ns, server.port)
+    try:
+        return [(seq, subj, hdrs, json.loads(data)) for seq, subj, hdrs, data in
+                c.messages(stream)]
+    finally:
+        c.close()
+
+
+def fleet_records(server, host):
+    return [r for r in stream_records(server) if r[3].get("Host") == host]
+
+
+def test_publish_host_subject_msgid_and_metrics(hub, routers, start_server):
+    nats = nats_single(hub)
+    r1 = routers()
+    addr = hub.join(r1.router)
+    srv = start_server(r1.router, ["--group", "0:allowed", "--nats", nats.url(addr),
+                                   "--host-name", "router.one"])
+    send(r1, 25)
+    local = srv.wait_records({"prefix": "fleet:in"}, lambda rs: len(rs) == 25, timeout=10)
+    # the local records carry Host too: the same bytes as published
+    assert all(r["Host"] == "router.one" for r in local)
+    assert list(local[0].keys())[-1] == "Host"
+    m = poll("25 published", lambda: (lambda m: m if m.get(
+        "packet_logs_nats_published_total") == 25 else None)(srv.metrics()))
+    assert m["packet_logs_nats_lost_total"] == 0
+    assert m["packet_logs_nats_connected"] == 1
+    recs = fleet_records(nats, "router.one")
+    assert len(recs) == 25
+    by_seq = {r["Seq"]: r for r in local}
+    for seq, subject, hdrs, rec in recs:
+        # '.' cannot be in a subject token: mapped to '_'; the prefix trimmed
+        assert subject == "packet_logs.router_one.fleet:in"
+        assert rec == by_seq[rec["Seq"]]
+        assert f"Nats-Msg-Id: router_one." in hdrs and hdrs.rstrip().endswith(f".{rec['Seq']}")
+    # the stream was made as asked: file storage, subjects packet_logs.>
+    c = Client(hub.ns, nats.port)
+    info = c.stream_info("PACKET_LOGS")
+    c.close()
+    assert info["config"]["subjects"] == ["packet_logs.>"]
+    assert info["config"]["storage"] == "file"
+    assert info["config"]["max_bytes"] == 1 << 30
+
+
+def test_restart_keeps_history_and_seq(hub, routers, start_server):
+    nats = nats_single(hub)
+    r1 = routers()
+    addr = hub.join(r1.router)
+    args = ["--group", "0:allowed", "--nats", nats.url(addr), "--host-name", "r1",
+            "--history-records", "30"]
+    srv = start_server(r1.router, args)
+    # in steps: the history (30 records) is also the buffer before NATS
+    for i in range(4):
+        send(r1, 10)
+        poll(f"{10 * i + 10} published", lambda: srv.metrics().get(
+            "packet_logs_nats_published_total") == 10 * i + 10)
+    before = srv.wait_records({"prefix": "fleet:in"}, lambda rs: len(rs) == 30, timeout=10)
+    srv.stop()
+    srv2 = start_server(r1.router, args)
+    # the newest 30 of the 40 are back, byte for byte, with their Seq
+    after = srv2.records({"prefix": "fleet:in"})
+    assert after == before
+    newest = max(r["Seq"] for r in before)
+    assert srv2.newest_seq() == newest
+    send(r1, 3)
+    more = srv2.wait_records({"prefix": "fleet:in"},
+                             lambda rs: any(r["Seq"] > newest for r in rs), timeout=10)
+    new = sorted(r["Seq"] for r in more if r["Seq"] > newest)
+    poll("3 new", lambda: len(new) == 3 or (new.clear() or new.extend(sorted(
+        r["Seq"] for r in srv2.records({"prefix": "fleet:in"}) if r["Seq"] > newest))))
+    assert new == [newest + 1, newest + 2, newest + 3]
+    # a cursor taken before the restart goes on: records after it
+    page = srv2.records({"prefix": "fleet:in", "after": newest})
+    assert sorted(r["Seq"] for r in page) == new
+    poll("43 in the stream", lambda: len(fleet_records(nats, "r1")) == 43)
+    seqs = [r[3]["Seq"] for r in fleet_records(nats, "r1")]
+    assert sorted(seqs) == list(range(seqs[0], seqs[0] + 43))
+
+
+def test_nats_down_serves_locally_and_counts(hub, routers, start_server):
+    nats = nats_single(hub)
+    r1 = routers()
+    addr = hub.join(r1.router)
+    srv = start_server(r1.router, ["--group", "0:allowed", "--nats", nats.url(addr),
+                                   "--host-name", "r1", "--history-records", "20"])
+    send(r1, 5)
+    poll("5 published", lambda: srv.metrics().get("packet_logs_nats_published_total") == 5)
+    nats.stop()
+    poll("disconnected", lambda: srv.metrics().get("packet_logs_nats_connected") == 0)
+    send(r1, 50)
+    # the local history and REST go on without NATS
+    recs = srv.wait_records({"prefix": "fleet:in"},
+                            lambda rs: len(rs) == 20 and rs[0]["Seq"] == 55, timeout=10)
+    assert recs
+    # 20 wait in the history; the 30 evicted before their turn are lost
+    m = poll("30 lost", lambda: (lambda m: m if m.get("packet_logs_nats_lost_total") == 30
+                                 else None)(srv.metrics()))
+    assert m["packet_logs_nats_published_total"] == 5
+    nats.start()
+    nats.wait_ready()
+    m = poll("back: 25 published", lambda: (lambda m: m if m.get(
+        "packet_logs_nats_published_total") == 25 else None)(srv.metrics()), timeout=30)
+    assert m["packet_logs_nats_connected"] == 1
+    assert m["packet_logs_nats_lost_total"] == 30
+    seqs = sorted(r[3]["Seq"] for r in fleet_records(nats, "r1"))
+    assert seqs == list(range(1, 6)) + list(range(36, 56))
+
+
+def test_cluster_node_killed_loses_nothing(hub, routers, start_server):
+    servers = nats_cluster(hub)
+    r1, r2 = routers(), routers()
+    a1, a2 = hub.join(r1.router), hub.join(r2.router)
+    common = ["--group", "0:allowed", "--nats-replicas", "3"]
+    s1 = start_server(r1.router, common + ["--host-name", "r1", "--nats",
+                                           ",".join(s.url(a1) for s in servers)])
+    s2 = start_server(r2.router, common + ["--host-name", "r2", "--nats",
+                                           ",".join(s.url(a2) for s in servers)])
+    poll("both connected", lambda: all(s.metrics().get("packet_logs_nats_connected") == 1
+                                       for s in (s1, s2)))
+    for i in range(10):
+        send(r1, 30)
+        send(r2, 30)
+        if i == 3:
+            # while traffic flows: the node router r1 is connected to
+            conns = ns_sh(hub.ns, "ss", "-Htn", "state", "established", "dst", "10.98.1.2").stdout
+            victim = next(s for s in servers if f":{s.port} " in conns)
+            victim.kill()
+        time.sleep(0.1)
+    for s in (s1, s2):
+        poll("300 records", lambda s=s: s.newest_seq() == 300, timeout=20)
+        poll("all published", lambda s=s: s.metrics().get(
+            "packet_logs_nats_published_total") == 300, timeout=60)
+        assert s.metrics()["packet_logs_nats_lost_total"] == 0
+    recs = stream_records(next(s for s in servers if s is not victim))
+    for host in ("r1", "r2"):
+        seqs = sorted(r[3]["Seq"] for r in recs if r[3]["Host"] == host)
+        # every record the router made, exactly once
+        assert seqs == list(range(1, 301)), host
+        assert all(r[1] == f"packet_logs.{host}.fleet:in" for r in recs if r[3]["Host"] == host)
