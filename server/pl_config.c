@@ -638,8 +638,10 @@ static const struct option_spec specs[] = {
      "packet_logs.HOST.PREFIX, with \"Host\"), and refill the history\n"
      "from this host's records there at start",
      apply_nats},
-    {"host-name", "PACKET_LOGS_HOST_NAME", 1, "NAME", "the host name",
-     "this router's name in NATS: records' \"Host\" and their subject", apply_host_name},
+    {"host-name", "PACKET_LOGS_HOST_NAME", 1, "NAME", "none",
+     "this router's name in NATS: records' \"Host\" and their subject\n"
+     "(none: the machine's host name)",
+     apply_host_name},
     {"nats-stream", "PACKET_LOGS_NATS_STREAM", 1, "NAME", "PACKET_LOGS",
      "the JetStream stream (subjects packet_logs.>); created when absent,\n"
      "else used as it is",
