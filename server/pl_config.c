@@ -452,12 +452,11 @@ static int apply_cors_origin(struct pl_config *cfg, const char *value, char *why
 /* NATS URLs as the client library takes them (nats://host:port, or
  * host:port), comma-separated; checked for their shape only: a server that
  * is not there yet is waited for, not refused. */
-static int apply_nats(struct pl_config *cfg, const char *value, char *why, size_t why_len)
+static int apply_urls(char *field, size_t size, const char *value, char *why, size_t why_len)
 {
     size_t n = strlen(value);
-    if (n == 0 || n >= sizeof(cfg->nats_servers)) {
-        snprintf(why, why_len, "expected nats://HOST:PORT[,...] (at most %zu bytes)",
-                 sizeof(cfg->nats_servers) - 1);
+    if (n == 0 || n >= size) {
+        snprintf(why, why_len, "expected nats://HOST:PORT[,...] (at most %zu bytes)", size - 1);
         return -1;
     }
     const char *p = value;
@@ -476,8 +475,18 @@ static int apply_nats(struct pl_config *cfg, const char *value, char *why, size_
         }
         p = comma ? comma + 1 : p + len;
     } while (*p || p[-1] == ',');
-    memcpy(cfg->nats_servers, value, n + 1);
+    memcpy(field, value, n + 1);
     return 0;
+}
+
+static int apply_nats(struct pl_config *cfg, const char *value, char *why, size_t why_len)
+{
+    return apply_urls(cfg->nats_servers, sizeof(cfg->nats_servers), value, why, why_len);
+}
+
+static int apply_from_nats(struct pl_config *cfg, const char *value, char *why, size_t why_len)
+{
+    return apply_urls(cfg->from_nats, sizeof(cfg->from_nats), value, why, why_len);
 }
 
 /* A name of this machine for its records' "Host" and its NATS subject:
@@ -638,6 +647,10 @@ static const struct option_spec specs[] = {
      "packet_logs.HOST.PREFIX, with \"Host\"), and refill the history\n"
      "from this host's records there at start",
      apply_nats},
+    {"from-nats", "PACKET_LOGS_FROM_NATS", 1, "URL[,URL]", "none",
+     "bind no NFLOG group: serve every host's records of the NATS\n"
+     "stream (Seq: the stream sequence; host= filters)",
+     apply_from_nats},
     {"host-name", "PACKET_LOGS_HOST_NAME", 1, "NAME", "none",
      "this router's name in NATS: records' \"Host\" and their subject\n"
      "(none: the machine's host name)",
@@ -826,6 +839,14 @@ int pl_config_parse(struct pl_config *cfg, int argc, char **argv, FILE *out, FIL
                "--listen: %s is not a loopback address: give clients a token "
                "(--token-file FILE) or accept anyone on the network (--insecure-no-auth)",
                cfg->listen_host);
+        return -1;
+    }
+    if (cfg->nats_servers[0] && cfg->from_nats[0]) {
+        report(err, "--from-nats: a server of the stream publishes nothing: not with --nats");
+        return -1;
+    }
+    if (cfg->from_nats[0] && cfg->rules) {
+        report(err, "--from-nats: binds no NFLOG group, so --rules has nothing to log to");
         return -1;
     }
     if (!cfg->host_name[0]) {

@@ -148,6 +148,7 @@ void pl_ingest_packet(void *ctx, const struct pl_nflog_packet *np)
         .action = np->action,
         .indev = indev,
         .outdev = outdev,
+        .host = in->cfg.host,
     };
     struct pl_record *rec =
         pl_json_failed(&in->json) ? NULL : pl_record_new(&rm, in->json.buf, in->json.len);

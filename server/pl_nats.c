@@ -64,6 +64,15 @@ struct pl_nats {
 
     _Atomic uint64_t published;
     _Atomic uint64_t lost;
+    _Atomic uint64_t followed;
+    _Atomic uint64_t skipped;
+    /* the follower's (--from-nats) */
+    size_t keep;
+    pl_nats_record_fn follow_fn;
+    void *follow_ctx;
+    uint64_t follow_last; /* the stream sequence of the last message seen */
+    int sent_any; /* the publisher's: js_PublishAsyncGetPendingList of 3.4
+                   * crashes on a context that never published */
     _Atomic uint64_t refused_logged_at; /* seconds: refusals logged at most every 10 s */
 };
 
@@ -410,7 +419,10 @@ static int publish(struct pl_nats *n, const struct pl_record *rec)
     po.MsgId = id;
     natsStatus s = js_PublishMsgAsync(n->js, &msg, &po);
     natsMsg_Destroy(msg); /* NULL when the library took it */
-    return s == NATS_OK ? 0 : -1;
+    if (s != NATS_OK)
+        return -1;
+    n->sent_any = 1;
+    return 0;
 }
 
 /* The retry list, sent again first; what cannot go now stays. Returns 0
@@ -535,6 +547,100 @@ static void *publisher_main(void *arg)
     return NULL;
 }
 
+/* One message of the stream into a record, Seq its stream sequence. */
+static void follow_msg(struct pl_nats *n, natsMsg *msg)
+{
+    jsMsgMetaData *meta = NULL;
+    if (natsMsg_GetMetaData(&meta, msg) != NATS_OK)
+        return;
+    uint64_t seq = meta->Sequence.Stream, pending = meta->NumPending;
+    jsMsgMetaData_Destroy(meta);
+    if (seq <= n->follow_last)
+        return; /* seen already: a consumer made again from an earlier point */
+    n->follow_last = seq;
+    if (pending >= n->keep)
+        return; /* older than the history holds: not parsed at all */
+    struct pl_record *rec = NULL;
+    if (pl_record_from_json(&rec, natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), seq,
+                            NULL) < 0) {
+        count(&n->skipped, 1);
+        return;
+    }
+    count(&n->followed, 1);
+    n->follow_fn(n->follow_ctx, rec);
+}
+
+static void *follower_main(void *arg)
+{
+    struct pl_nats *n = arg;
+    natsSubscription *sub = NULL;
+    while (!atomic_load(&n->stop)) {
+        if (!sub) {
+            if (!is_connected(n)) {
+                idle(n, 200, 0);
+                continue;
+            }
+            char why[256];
+            if (!n->stream_ready) {
+                n->stream_ready = ensure_stream(n, why, sizeof(why)) == 0;
+                if (!n->stream_ready) {
+                    pl_log_warning("NATS: %s", why);
+                    idle(n, 1000, 0);
+                    continue;
+                }
+            }
+            jsSubOptions so;
+            jsSubOptions_Init(&so);
+            so.Stream = n->stream;
+            so.Ordered = true;
+            so.Config.DeliverPolicy = n->follow_last ? js_DeliverByStartSequence : js_DeliverAll;
+            so.Config.OptStartSeq = n->follow_last ? n->follow_last + 1 : 0;
+            jsErrCode jerr = 0;
+            natsStatus s = js_SubscribeSync(&sub, n->js, PL_NATS_SUBJECT_ROOT ".>", NULL, &so,
+                                            &jerr);
+            if (s != NATS_OK) {
+                pl_log_warning("NATS: following %s: %s (%d)", n->stream, natsStatus_GetText(s),
+                               (int)jerr);
+                sub = NULL;
+                idle(n, 1000, 0);
+                continue;
+            }
+            pl_log_info("NATS: following stream %s from %s %llu", n->stream,
+                        n->follow_last ? "sequence" : "its start",
+                        (unsigned long long)(n->follow_last + 1));
+        }
+        natsMsg *msg = NULL;
+        natsStatus s = natsSubscription_NextMsg(&msg, sub, 500);
+        if (s == NATS_OK) {
+            follow_msg(n, msg);
+            natsMsg_Destroy(msg);
+        } else if (s != NATS_TIMEOUT) {
+            /* the subscription is gone (connection closed, consumer lost):
+             * a new one from the last sequence seen */
+            natsSubscription_Destroy(sub);
+            sub = NULL;
+            idle(n, 200, 0);
+        }
+    }
+    if (sub) {
+        natsSubscription_Unsubscribe(sub);
+        natsSubscription_Destroy(sub);
+    }
+    return NULL;
+}
+
+int pl_nats_follow(struct pl_nats *n, size_t keep, pl_nats_record_fn fn, void *ctx)
+{
+    n->keep = keep;
+    n->follow_fn = fn;
+    n->follow_ctx = ctx;
+    int rc = pthread_create(&n->thread, NULL, follower_main, n);
+    if (rc)
+        return -rc;
+    n->started = 2;
+    return 0;
+}
+
 int pl_nats_start(struct pl_nats *n, struct pl_history *h, uint64_t after_seq)
 {
     n->history = h;
@@ -561,6 +667,8 @@ void pl_nats_stats(struct pl_nats *n, struct pl_nats_stats *out)
 {
     out->published = atomic_load_explicit(&n->published, memory_order_relaxed);
     out->lost = atomic_load_explicit(&n->lost, memory_order_relaxed);
+    out->followed = atomic_load_explicit(&n->followed, memory_order_relaxed);
+    out->skipped = atomic_load_explicit(&n->skipped, memory_order_relaxed);
     out->connected = is_connected(n);
 }
 
@@ -575,7 +683,7 @@ void pl_nats_close(struct pl_nats *n)
         pthread_mutex_unlock(&n->lock);
         pthread_join(n->thread, NULL);
     }
-    if (n->js) {
+    if (n->js && n->sent_any) {
         jsPubOptions po;
         jsPubOptions_Init(&po);
         po.MaxWait = 2000;
@@ -588,7 +696,7 @@ void pl_nats_close(struct pl_nats *n)
     }
     /* what waits in the history or for a retry is not published */
     uint64_t unsent = n->n_retry;
-    if (n->started) {
+    if (n->started == 1) {
         uint64_t newest = atomic_load(&n->newest);
         if (newest >= n->cursor)
             unsent += newest - n->cursor + 1;
@@ -597,7 +705,7 @@ void pl_nats_close(struct pl_nats *n)
         natsMsg_Destroy(n->retry[i]);
     free(n->retry);
     count(&n->lost, unsent);
-    if (n->started && (unsent || atomic_load(&n->lost)))
+    if (n->started == 1 && (unsent || atomic_load(&n->lost)))
         pl_log_warning("NATS: %llu record%s not published (%llu since start)",
                        (unsigned long long)unsent, unsent == 1 ? "" : "s",
                        (unsigned long long)atomic_load(&n->lost));

@@ -40,6 +40,8 @@ struct pl_nats_config {
 struct pl_nats_stats {
     uint64_t published; /* records JetStream acknowledged (stored, or known duplicates) */
     uint64_t lost;      /* records that will never be published */
+    uint64_t followed;  /* records read from the stream (--from-nats) */
+    uint64_t skipped;   /* messages of the stream that were not records (--from-nats) */
     int connected;      /* 1 while connected to a server */
 };
 
@@ -62,6 +64,19 @@ int pl_nats_open(struct pl_nats **out, const struct pl_nats_config *cfg, char *e
  * there is none or the stream cannot be read; 0 otherwise. */
 int pl_nats_restore(struct pl_nats *n, struct pl_history *h, size_t keep, uint64_t *last_seq,
                     size_t *restored, char *err, size_t err_len);
+
+/* Receives each record followed (--from-nats), with one reference it now
+ * owns; called on the follower's thread, the history's only writer. */
+typedef void (*pl_nats_record_fn)(void *ctx, struct pl_record *rec);
+
+/* Follows the whole stream (every host's subjects, packet_logs.>) on a
+ * thread of its own: the records there now, the newest `keep` of them
+ * parsed (older ones skipped unread), then every new one as it comes,
+ * each with the stream sequence as its Seq (the JSON's "Seq" rewritten),
+ * handed to fn. Waits for a server and the stream when there is none yet;
+ * after a break it goes on from the last sequence seen. Returns 0 or
+ * -errno. Not with pl_nats_start on the same n. */
+int pl_nats_follow(struct pl_nats *n, size_t keep, pl_nats_record_fn fn, void *ctx);
 
 /* Starts publishing h's records from Seq after_seq + 1 on. Returns 0 or
  * -errno. */

@@ -79,6 +79,16 @@ static void on_record(void *ctx, struct pl_record *rec)
         pl_nats_notify(s->nats, seq); /* the publisher reads it from the history */
 }
 
+/* --from-nats: the follower's records, Seq the stream sequence; the
+ * follower's thread is the history's only writer. */
+static void on_followed(void *ctx, struct pl_record *rec)
+{
+    struct server *s = ctx;
+    pl_prefixes_count(s->prefixes, rec->prefix, rec->action, rec->ts_sec, rec->ts_nsec);
+    pl_history_push(s->history, rec);
+    pl_stream_notify(s->stream);
+}
+
 /* Kernel drops and unparsable messages are logged at most every 10 s,
  * with the counts since the last report (the totals are in /metrics). */
 static void log_drops(struct server *s)
@@ -156,8 +166,9 @@ static void metric(struct pl_json *out, const char *name, const char *type, cons
 static void write_metrics(void *ctx, struct pl_json *out)
 {
     struct server *s = ctx;
-    struct pl_nflog_stats st;
-    pl_nflog_stats(s->nflog, &st);
+    struct pl_nflog_stats st = {0};
+    if (s->nflog) /* none with --from-nats */
+        pl_nflog_stats(s->nflog, &st);
     /* what every exporter has: dashboards join on build_info and compute
      * restarts from the start time */
     char text[512];
@@ -173,8 +184,9 @@ static void write_metrics(void *ctx, struct pl_json *out)
                      PL_VERSION, (long long)s->started.tv_sec, s->started.tv_nsec / 1000000);
     if (n > 0 && (size_t)n < sizeof(text))
         pl_json_raw(out, text, (size_t)n);
-    struct pl_ingest_stats in;
-    pl_ingest_stats(s->ingest, &in);
+    struct pl_ingest_stats in = {0};
+    if (s->ingest)
+        pl_ingest_stats(s->ingest, &in);
     metric(out, "packet_logs_records_received_total", "counter",
            "Records made from NFLOG packets since start.", in.records);
     pl_prefixes_write_metrics(s->prefixes, out);
@@ -227,6 +239,13 @@ static void write_metrics(void *ctx, struct pl_json *out)
                ns.lost);
         metric(out, "packet_logs_nats_connected", "gauge",
                "1 while connected to a NATS server, else 0.", (unsigned long long)ns.connected);
+        if (s->cfg->from_nats[0]) {
+            metric(out, "packet_logs_nats_followed_total", "counter",
+                   "Records read from the NATS stream (--from-nats).", ns.followed);
+            metric(out, "packet_logs_nats_skipped_total", "counter",
+                   "Messages of the NATS stream that were not records (--from-nats).",
+                   ns.skipped);
+        }
     }
 }
 
@@ -303,6 +322,23 @@ int pl_server_run(const struct pl_config *cfg)
         pl_log_error("out of memory");
         goto out;
     }
+    if (cfg->from_nats[0]) {
+        /* one view over the fleet: the stream is the only source */
+        struct pl_nats_config nats = {
+            .servers = cfg->from_nats,
+            .host = cfg->host_name,
+            .stream = cfg->nats_stream,
+            .replicas = cfg->nats_replicas,
+            .max_bytes = cfg->nats_max_bytes,
+            .max_age = cfg->nats_max_age,
+            .connect_wait_ms = 5000,
+        };
+        if (pl_nats_open(&s.nats, &nats, err, sizeof(err)) < 0) {
+            pl_log_error("--from-nats: %s", err);
+            goto out;
+        }
+        goto serve;
+    }
     if (pl_ifnames_open(&s.ifnames, err, sizeof(err)) < 0) {
         pl_log_error("interface names: %s", err);
         goto out;
@@ -367,6 +403,7 @@ int pl_server_run(const struct pl_config *cfg)
         pl_log_warning("the NFLOG receive buffer is %zu bytes, not the %u asked for (no "
                        "CAP_NET_ADMIN for SO_RCVBUFFORCE?)",
                        pl_nflog_rcvbuf(s.nflog), cfg->nflog.rcvbuf);
+serve:;
     struct pl_http_config http = {
         .history = s.history,
         .prefixes = s.prefixes,
@@ -416,11 +453,16 @@ int pl_server_run(const struct pl_config *cfg)
     pthread_mutex_lock(&s.dispatch_lock);
     s.dispatch = d;
     pthread_mutex_unlock(&s.dispatch_lock);
-    if (pthread_create(&s.nflog_thread, NULL, nflog_main, &s) != 0) {
+    if (cfg->from_nats[0]) {
+        if (pl_nats_follow(s.nats, cfg->history_records, on_followed, &s) < 0) {
+            pl_log_error("cannot start following NATS");
+            goto out;
+        }
+    } else if (pthread_create(&s.nflog_thread, NULL, nflog_main, &s) != 0) {
         pl_log_error("cannot start the NFLOG thread");
         goto out;
     }
-    thread_started = 1;
+    thread_started = !cfg->from_nats[0];
     if (cfg->rules) {
         if (pl_rules_install(cfg->wanif[0] ? cfg->wanif : NULL, cfg->nflog.groups[0].group,
                              pl_dispatch_port(s.dispatch), err,
@@ -442,8 +484,13 @@ int pl_server_run(const struct pl_config *cfg)
     int v6 = strchr(host, ':') != NULL;
     if (!strcmp(host, "0.0.0.0") || !strcmp(host, "::"))
         host = v6 ? "::1" : "127.0.0.1";
-    pl_log_info("NFLOG groups %s; history %zu record%s / %zu bytes", groups,
-                cfg->history_records, pl_log_s(cfg->history_records), cfg->history_bytes);
+    if (cfg->from_nats[0])
+        pl_log_info("following NATS %s, stream %s; history %zu record%s / %zu bytes",
+                    cfg->from_nats, cfg->nats_stream, cfg->history_records,
+                    pl_log_s(cfg->history_records), cfg->history_bytes);
+    else
+        pl_log_info("NFLOG groups %s; history %zu record%s / %zu bytes", groups,
+                    cfg->history_records, pl_log_s(cfg->history_records), cfg->history_bytes);
     pl_log_info("dashboard: http://%s%s%s:%u/  (REST: /packet_logs, metrics: /metrics)",
                 v6 ? "[" : "", host, v6 ? "]" : "", pl_dispatch_port(s.dispatch));
 

@@ -19,6 +19,7 @@
 #define PL_RECORD_PREFIX_MAX 64 /* NFLOG's prefix attribute is at most 64 */
 #define PL_RECORD_ACTION_MAX 16
 #define PL_RECORD_IFNAME_MAX 16 /* IFNAMSIZ */
+#define PL_RECORD_HOST_MAX 64   /* --host-name: 63 characters */
 
 /* One record: immutable once pushed. The JSON text is encoded once and sent
  * to every reader as is. */
@@ -32,6 +33,7 @@ struct pl_record {
     char action[PL_RECORD_ACTION_MAX];
     char indev[PL_RECORD_IFNAME_MAX];
     char outdev[PL_RECORD_IFNAME_MAX];
+    char host[PL_RECORD_HOST_MAX]; /* the record's "Host" (--nats, --from-nats); "" none */
     size_t json_len;
     char json[];       /* NUL-terminated JSON object */
 };
@@ -47,6 +49,7 @@ struct pl_record_meta {
     const char *action;
     const char *indev;
     const char *outdev;
+    const char *host;
 };
 
 /* Allocates a record of meta (NULL: all zero) with json_len bytes of JSON

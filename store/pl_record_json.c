@@ -176,6 +176,7 @@ int pl_record_from_json(struct pl_record **out, const char *json, size_t len, ui
     const char *h = text_of(rec, "Host");
     if (host && h)
         snprintf(host, PL_RECORD_JSON_HOST_MAX, "%s", h);
+    meta.host = h;
 
     const char *body = json;
     size_t body_len = len;

@@ -235,3 +235,55 @@ def test_cluster_node_killed_loses_nothing(hub, routers, start_server):
         # every record the router made, exactly once
         assert seqs == list(range(1, 301)), host
         assert all(r[1] == f"packet_logs.{host}.fleet:in" for r in recs if r[3]["Host"] == host)
+
+
+def all_records(srv, params=None):
+    items = list(params.items()) if isinstance(params, dict) else list(params or [])
+    return srv.records([("limit", 10000)] + items)
+
+
+def test_aggregator_one_view_host_filter_and_restart(hub, routers, start_server):
+    nats = nats_single(hub)
+    r1, r2 = routers(), routers()
+    a1, a2 = hub.join(r1.router), hub.join(r2.router)
+    s1 = start_server(r1.router, ["--group", "0:allowed", "--nats", nats.url(a1),
+                                  "--host-name", "r1"])
+    s2 = start_server(r2.router, ["--group", "0:allowed", "--nats", nats.url(a2),
+                                  "--host-name", "r2"])
+    agg = start_server(hub.ns, ["--from-nats", f"nats://127.0.0.1:{nats.port}"])
+    send(r1, 10)
+    send(r2, 7)
+    recs = poll("17 in the aggregator", lambda: (lambda rs: rs if len(rs) == 17 else None)(
+        all_records(agg)))
+    assert sorted(r["Host"] for r in recs) == ["r1"] * 10 + ["r2"] * 7
+    # each as its router made it, but for Seq: the stream's sequence
+    stream = {seq: rec for seq, _, _, rec in stream_records(nats)}
+    for r in recs:
+        mine = dict(r)
+        assert stream[mine.pop("Seq")] == {**mine, "Seq": stream[r["Seq"]]["Seq"]}
+    by_router = {r["Seq"]: r for r in all_records(s1)}
+    for r in recs:
+        if r["Host"] == "r1":
+            assert {**r, "Seq": 0} == {**by_router[stream[r["Seq"]]["Seq"]], "Seq": 0}
+    assert len(all_records(agg, {"host": "r1"})) == 10
+    assert len(all_records(agg, {"host": "r2"})) == 7
+    assert len(all_records(agg, [("host", "r1"), ("host", "r2")])) == 17
+    assert all_records(agg, {"host": "r3"}) == []
+    r = agg.get("/packet_logs", params={"host": "a b"}, check=False)
+    assert r.status_code == 400 and "host" in r.text
+    m = agg.metrics()
+    assert m["packet_logs_nats_followed_total"] == 17
+    assert m["packet_logs_nats_connected"] == 1
+    # live: new records arrive as they are published
+    send(r2, 3)
+    poll("20", lambda: len(all_records(agg)) == 20)
+    before = all_records(agg)
+    agg.stop()
+    agg2 = start_server(hub.ns, ["--from-nats", f"nats://127.0.0.1:{nats.port}"])
+    after = poll("20 again", lambda: (lambda rs: rs if len(rs) == 20 else None)(
+        all_records(agg2)))
+    assert after == before
+    send(r1, 1)
+    newest = max(r["Seq"] for r in before)
+    new = poll("1 more", lambda: [r for r in all_records(agg2) if r["Seq"] > newest])
+    assert [r["Seq"] for r in new] == [newest + 1] and new[0]["Host"] == "r1"
