@@ -4,6 +4,7 @@ history. Real nats-server processes (Debian's package) in a hub namespace,
 routers in namespaces of their own that reach them over a veth (see
 nats_fleet.py), each router with its own log rules: a logged UDP port.
 """
+import base64
 import json
 import shutil
 import time
@@ -75,13 +76,19 @@ def routers():
         t.destroy()
 
 
-def send(traffic_topo, count, payload=b"fleet"):
-    """count datagrams from the router's WAN client to the logged port."""
+def send(traffic_topo, count, tag="fleet"):
+    """count datagrams from the router's WAN client to the logged port,
+    each with its own payload: "<tag>-<i>"."""
     ns_sh(traffic_topo.wan, "/usr/bin/python3", "-c",
           "import socket,sys\n"
           "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
-          "for i in range(int(sys.argv[2])): s.sendto(sys.argv[3].encode(),(sys.argv[1],%d))\n"
-          % FLEET_PORT, WAN_ROUTER4, count, payload.decode())
+          "for i in range(int(sys.argv[2])):\n"
+          " s.sendto(('%%s-%%d' %% (sys.argv[3], i)).encode(),(sys.argv[1],%d))\n"
+          % FLEET_PORT, WAN_ROUTER4, count, tag)
+
+
+def payload(rec):
+    return base64.b64decode(rec["UDP"]["Payload"]).decode()
 
 
 def poll(what, fn, timeout=30):
@@ -213,11 +220,12 @@ def test_cluster_node_killed_loses_nothing(hub, routers, start_server):
                                            ",".join(s.url(a1) for s in servers)])
     s2 = start_server(r2.router, common + ["--host-name", "r2", "--nats",
                                            ",".join(s.url(a2) for s in servers)])
+    agg = start_server(hub.ns, ["--from-nats", ",".join(s.url("127.0.0.1") for s in servers)])
     poll("both connected", lambda: all(s.metrics().get("packet_logs_nats_connected") == 1
                                        for s in (s1, s2)))
     for i in range(10):
-        send(r1, 30)
-        send(r2, 30)
+        send(r1, 30, f"r1.{i}")
+        send(r2, 30, f"r2.{i}")
         if i == 3:
             # while traffic flows: the node router r1 is connected to
             conns = ns_sh(hub.ns, "ss", "-Htn", "state", "established", "dst", "10.98.1.2").stdout
@@ -232,9 +240,18 @@ def test_cluster_node_killed_loses_nothing(hub, routers, start_server):
     recs = stream_records(next(s for s in servers if s is not victim))
     for host in ("r1", "r2"):
         seqs = sorted(r[3]["Seq"] for r in recs if r[3]["Host"] == host)
-        # every record the router made, exactly once
+        # every record the router made, exactly once in the stream
         assert seqs == list(range(1, 301)), host
         assert all(r[1] == f"packet_logs.{host}.fleet:in" for r in recs if r[3]["Host"] == host)
+    # ... and in the aggregator: each datagram's record once, with its Host
+    agg_recs = poll("600 in the aggregator", lambda: (lambda rs: rs if len(rs) >= 600 else None)(
+        all_records(agg)), timeout=60)
+    assert len(agg_recs) == 600
+    for host, srv in (("r1", s1), ("r2", s2)):
+        made = sorted(payload(r) for r in all_records(srv))
+        got = sorted(payload(r) for r in agg_recs if r["Host"] == host)
+        assert got == made and len(set(got)) == 300, host
+
 
 
 def all_records(srv, params=None):
