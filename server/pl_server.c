@@ -84,7 +84,8 @@ static void on_record(void *ctx, struct pl_record *rec)
 static void on_followed(void *ctx, struct pl_record *rec)
 {
     struct server *s = ctx;
-    pl_prefixes_count(s->prefixes, rec->prefix, rec->action, rec->ts_sec, rec->ts_nsec);
+    pl_prefixes_count_host(s->prefixes, rec->host, rec->prefix, rec->action, rec->ts_sec,
+                           rec->ts_nsec);
     pl_history_push(s->history, rec);
     pl_stream_notify(s->stream);
 }

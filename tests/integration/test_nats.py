@@ -288,6 +288,11 @@ def test_aggregator_one_view_host_filter_and_restart(hub, routers, start_server)
     assert all_records(agg, {"host": "r3"}) == []
     r = agg.get("/packet_logs", params={"host": "a b"}, check=False)
     assert r.status_code == 400 and "host" in r.text
+    # prefixes counted per host and prefix
+    r = agg.get("/packet_logs/prefixes")
+    assert r.status_code == 200
+    counts = {(p["Host"], p["Prefix"]): p["Count"] for p in r.json()}
+    assert counts == {("r1", "fleet:in "): 10, ("r2", "fleet:in "): 7}
     m = agg.metrics()
     assert m["packet_logs_nats_followed_total"] == 17
     assert m["packet_logs_nats_connected"] == 1
