@@ -503,6 +503,7 @@ static void *publisher_main(void *arg)
 {
     struct pl_nats *n = arg;
     struct pl_record *batch[BATCH];
+    pthread_setname_np(pthread_self(), "pl-nats-pub"); /* for top -H, perf */
     while (!atomic_load(&n->stop)) {
         if (!is_connected(n)) {
             skip_evicted(n);
@@ -525,7 +526,7 @@ static void *publisher_main(void *arg)
         uint64_t next = 0;
         size_t got = pl_history_read(n->history, n->cursor, 1, batch, BATCH, &next);
         if (!got) {
-            idle(n, 1000, 1);
+            idle(n, 1000, 1); /* until the writer pushes (pl_nats_notify) */
             continue;
         }
         size_t i = 0;
@@ -573,6 +574,7 @@ static void follow_msg(struct pl_nats *n, natsMsg *msg)
 static void *follower_main(void *arg)
 {
     struct pl_nats *n = arg;
+    pthread_setname_np(pthread_self(), "pl-nats-follow");
     natsSubscription *sub = NULL;
     while (!atomic_load(&n->stop)) {
         if (!sub) {
