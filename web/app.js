@@ -444,6 +444,7 @@ function openDetail(record, row) {
   item('Time', s.timestamp);
   item('Action', `${s.action === 'blocked' ? '✕' : '✓'} ${s.action}`, `action-text ${s.action}`);
   item('Prefix', s.prefix);
+  if (s.host) item('Router', s.host);
   item('Protocol', [s.proto, s.protoDetail].filter(Boolean).join(' · '));
   item('Interfaces', `${s.inDev || '·'} → ${s.outDev || '·'}`);
   if (s.domainSrc) item('Source domain', s.domainSrc);
