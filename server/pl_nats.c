@@ -19,6 +19,7 @@
  */
 #include "pl_nats.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <nats/nats.h>
@@ -212,16 +213,35 @@ static int ensure_stream(struct pl_nats *n, char *err, size_t err_len)
     return -1;
 }
 
+/* The connection's local end to whoever wants it (its own traffic). */
+static void tell_local_end(struct pl_nats *n, natsConnection *nc)
+{
+    if (!n->cfg.local_end)
+        return;
+    char *ip = NULL;
+    int port = 0;
+    uint8_t addr[16];
+    int family = 0;
+    if (nc && natsConnection_GetLocalIPAndPort(nc, &ip, &port) == NATS_OK && ip) {
+        if (inet_pton(AF_INET, ip, addr) == 1)
+            family = 4;
+        else if (inet_pton(AF_INET6, ip, addr) == 1)
+            family = 6;
+    }
+    free(ip);
+    n->cfg.local_end(n->cfg.local_end_ctx, family, addr, (uint16_t)port);
+}
+
 static void on_disconnected(natsConnection *nc, void *closure)
 {
     (void)nc;
-    (void)closure;
+    tell_local_end(closure, NULL);
     pl_log_warning("NATS: disconnected; records wait in the history until a server is back");
 }
 
 static void on_reconnected(natsConnection *nc, void *closure)
 {
-    (void)closure;
+    tell_local_end(closure, nc);
     char url[256] = "";
     natsConnection_GetConnectedUrl(nc, url, sizeof(url));
     pl_log_info("NATS: connected to %s", url);
@@ -293,6 +313,8 @@ int pl_nats_open(struct pl_nats **out, const struct pl_nats_config *cfg, char *e
         pl_nats_close(n);
         return -1;
     }
+    if (s == NATS_OK)
+        tell_local_end(n, n->nc); /* connected at once: no callback says so */
     jsOptions jo;
     jsOptions_Init(&jo);
     jo.Wait = 5000;

@@ -79,6 +79,14 @@ static void on_record(void *ctx, struct pl_record *rec)
         pl_nats_notify(s->nats, seq); /* the publisher reads it from the history */
 }
 
+/* NATS' thread: the local end of the connection to NATS, so that its
+ * segments are skipped as our own traffic (pl_own). */
+static void nats_local_end(void *ctx, int family, const uint8_t *addr, uint16_t port)
+{
+    struct server *s = ctx;
+    pl_own_set_client(s->own, family, addr, port);
+}
+
 /* --from-nats: the follower's records, Seq the stream sequence; the
  * follower's thread is the history's only writer. */
 static void on_followed(void *ctx, struct pl_record *rec)
@@ -365,6 +373,8 @@ int pl_server_run(const struct pl_config *cfg)
             .max_bytes = cfg->nats_max_bytes,
             .max_age = cfg->nats_max_age,
             .connect_wait_ms = 5000,
+            .local_end = nats_local_end,
+            .local_end_ctx = &s,
         };
         if (pl_nats_open(&s.nats, &nats, err, sizeof(err)) < 0) {
             pl_log_error("--nats: %s", err);

@@ -309,3 +309,38 @@ def test_aggregator_one_view_host_filter_and_restart(hub, routers, start_server)
     newest = max(r["Seq"] for r in before)
     new = poll("1 more", lambda: [r for r in all_records(agg2) if r["Seq"] > newest])
     assert [r["Seq"] for r in new] == [newest + 1] and new[0]["Host"] == "r1"
+
+
+def test_own_nats_connection_not_logged(hub, routers, start_server):
+    """With rules that log everything on the link to NATS (as SPR's log all
+    input), the segments of packet_logs' own NATS connection are its own
+    traffic: skipped, or each published record would make more records."""
+    nats = nats_single(hub)
+    r1 = routers()
+    addr = hub.join(r1.router)
+    ns_sh(r1.router, "nft", "-f", "-", input="""
+table inet fleetall {
+  chain INPUT {
+    type filter hook input priority 0; policy accept;
+    iifname "nats0" log prefix "lan:in " group 0
+  }
+  chain OUTPUT {
+    type filter hook output priority 0; policy accept;
+    oifname "nats0" log prefix "lan:out " group 0
+  }
+}
+""")
+    srv = start_server(r1.router, ["--group", "0:allowed", "--nats", nats.url(addr),
+                                   "--host-name", "r1"])
+    send(r1, 10)
+    poll("10 published", lambda: srv.metrics().get(
+        'packet_logs_records_total{prefix="fleet:in",action="allowed"}') == 10)
+    # the segments of the connection made before its local port was known
+    # (its handshake) may be logged; after that, nothing of it
+    # (the link's own IPv6 chatter, router solicitations, is logged: not TCP)
+    time.sleep(1)
+    before = len(srv.records({"proto": "tcp", "limit": 1000}))
+    time.sleep(2)
+    m = srv.metrics()
+    assert len(srv.records({"proto": "tcp", "limit": 1000})) == before < 30
+    assert m["packet_logs_own_traffic_skipped_total"] > 10
