@@ -33,10 +33,10 @@
 #include "pl_log.h"
 #include "pl_record_json.h"
 
-#define MAX_PENDING 8192   /* records in flight: sent, acknowledgment not yet in */
-#define BATCH 256          /* references taken from the history per lock */
-#define ACK_WAIT_MS 3000   /* an acknowledgment later than this is a timeout */
-#define STALL_WAIT_MS 50   /* a publish with MAX_PENDING in flight waits this long */
+#define MAX_PENDING 8192 /* records in flight: sent, acknowledgment not yet in */
+#define BATCH 256        /* references taken from the history per lock */
+#define ACK_WAIT_MS 3000 /* an acknowledgment later than this is a timeout */
+#define STALL_WAIT_MS 50 /* a publish with MAX_PENDING in flight waits this long */
 #define MSG_ID_MAX 160
 
 struct pl_nats {
@@ -71,9 +71,9 @@ struct pl_nats {
     size_t keep;
     pl_nats_record_fn follow_fn;
     void *follow_ctx;
-    uint64_t follow_last; /* the stream sequence of the last message seen */
-    int sent_any; /* the publisher's: js_PublishAsyncGetPendingList of 3.4
-                   * crashes on a context that never published */
+    uint64_t follow_last;               /* the stream sequence of the last message seen */
+    int sent_any;                       /* the publisher's: js_PublishAsyncGetPendingList of 3.4
+                                         * crashes on a context that never published */
     _Atomic uint64_t refused_logged_at; /* seconds: refusals logged at most every 10 s */
 };
 
@@ -112,8 +112,7 @@ static void log_refused(struct pl_nats *n, const char *why, int code)
     uint64_t last = atomic_load(&n->refused_logged_at);
     if (now - last < 10 || !atomic_compare_exchange_strong(&n->refused_logged_at, &last, now))
         return;
-    pl_log_warning("NATS refused a record (%s, code %d): counted as lost", why ? why : "?",
-                   code);
+    pl_log_warning("NATS refused a record (%s, code %d): counted as lost", why ? why : "?", code);
 }
 
 static int may_pass(const jsPubAckErr *pae)
@@ -125,10 +124,8 @@ static int may_pass(const jsPubAckErr *pae)
     case NATS_CONNECTION_DISCONNECTED:
     case NATS_NOT_YET_CONNECTED:
     case NATS_IO_ERROR:
-    case NATS_STALE_CONNECTION:
-        return 1;
-    default:
-        break;
+    case NATS_STALE_CONNECTION: return 1;
+    default: break;
     }
     /* a cluster between leaders: the stream is there again in a moment */
     return pae->ErrCode == JSClusterNotAvailErr || pae->ErrCode == JSClusterNotLeaderErr ||
@@ -171,8 +168,8 @@ static void instance_id(char *out, size_t len)
      * within JetStream's duplicate window */
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    snprintf(out, len, "%llx", (unsigned long long)ts.tv_sec * 1000000000ull +
-                                   (unsigned long long)ts.tv_nsec);
+    snprintf(out, len, "%llx",
+             (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec);
 }
 
 /* The stream as it is, or made as configured. Returns 0 or -1. */
@@ -186,8 +183,7 @@ static int ensure_stream(struct pl_nats *n, char *err, size_t err_len)
         return 0;
     }
     if (s != NATS_NOT_FOUND && jerr != JSStreamNotFoundErr) {
-        snprintf(err, err_len, "stream %s: %s (%d)", n->stream, natsStatus_GetText(s),
-                 (int)jerr);
+        snprintf(err, err_len, "stream %s: %s (%d)", n->stream, natsStatus_GetText(s), (int)jerr);
         return -1;
     }
     jsStreamConfig sc;
@@ -252,8 +248,7 @@ static void on_first_connect(natsConnection *nc, void *closure)
     on_reconnected(nc, closure);
 }
 
-int pl_nats_open(struct pl_nats **out, const struct pl_nats_config *cfg, char *err,
-                 size_t err_len)
+int pl_nats_open(struct pl_nats **out, const struct pl_nats_config *cfg, char *err, size_t err_len)
 {
     *out = NULL;
     struct pl_nats *n = calloc(1, sizeof(*n));
@@ -620,8 +615,8 @@ static void *follower_main(void *arg)
             so.Config.DeliverPolicy = n->follow_last ? js_DeliverByStartSequence : js_DeliverAll;
             so.Config.OptStartSeq = n->follow_last ? n->follow_last + 1 : 0;
             jsErrCode jerr = 0;
-            natsStatus s = js_SubscribeSync(&sub, n->js, PL_NATS_SUBJECT_ROOT ".>", NULL, &so,
-                                            &jerr);
+            natsStatus s =
+                js_SubscribeSync(&sub, n->js, PL_NATS_SUBJECT_ROOT ".>", NULL, &so, &jerr);
             if (s != NATS_OK) {
                 pl_log_warning("NATS: following %s: %s (%d)", n->stream, natsStatus_GetText(s),
                                (int)jerr);

@@ -28,12 +28,12 @@
 #define PL_NATS_TOKEN_MAX 64 /* a subject token made of a host name or prefix */
 
 struct pl_nats_config {
-    const char *servers;  /* URLs, comma-separated */
-    const char *host;     /* this host's name: its subjects and Nats-Msg-Ids */
-    const char *stream;   /* the stream's name */
-    unsigned replicas;    /* of a stream created */
-    uint64_t max_bytes;   /* of a stream created; 0: no limit */
-    uint64_t max_age;     /* seconds, of a stream created; 0: no limit */
+    const char *servers;      /* URLs, comma-separated */
+    const char *host;         /* this host's name: its subjects and Nats-Msg-Ids */
+    const char *stream;       /* the stream's name */
+    unsigned replicas;        /* of a stream created */
+    uint64_t max_bytes;       /* of a stream created; 0: no limit */
+    uint64_t max_age;         /* seconds, of a stream created; 0: no limit */
     unsigned connect_wait_ms; /* how long open waits for a first server */
     /* called (on a NATS thread) with the connection's local end whenever
      * it connects or reconnects, family 0 when disconnected; may be NULL */
@@ -57,8 +57,7 @@ struct pl_nats;
  * it). Creates the stream when absent (subjects packet_logs.>, file
  * storage, cfg's replicas and limits) once connected. Returns 0 and *out,
  * or -1 with err filled (bad URL, out of memory). */
-int pl_nats_open(struct pl_nats **out, const struct pl_nats_config *cfg, char *err,
-                 size_t err_len);
+int pl_nats_open(struct pl_nats **out, const struct pl_nats_config *cfg, char *err, size_t err_len);
 
 /* Reads this host's records (subjects packet_logs.<host>.>) from the
  * stream, oldest first, and pushes the newest of them, at most keep, into

@@ -131,8 +131,7 @@ static long seq_offset(const char *json, size_t len)
     static const char key[] = "\"Seq\":";
     for (size_t i = len; i >= sizeof(key) - 1; i--) {
         size_t at = i - (sizeof(key) - 1);
-        if (!memcmp(json + at, key, sizeof(key) - 1) && i < len &&
-            isdigit((unsigned char)json[i]))
+        if (!memcmp(json + at, key, sizeof(key) - 1) && i < len && isdigit((unsigned char)json[i]))
             return (long)i;
     }
     return -1;

@@ -88,14 +88,14 @@ static void test_not_records(void **state)
     static const struct {
         const char *text;
     } cases[] = {
-        {""},                                   /* empty */
-        {"{\"Seq\":4"},                         /* truncated */
-        {"[1,2]"},                              /* not an object */
-        {"{\"Prefix\":\"wan:in \"}"},           /* no Seq */
-        {"{\"Seq\":0}"},                        /* Seq 0 is none */
-        {"{\"Seq\":-3}"},                       /* negative */
-        {"{\"Seq\":\"5\"}"},                    /* not a number */
-        {"{\"Seq\":5} trailing"},               /* more after the object */
+        {""},                         /* empty */
+        {"{\"Seq\":4"},               /* truncated */
+        {"[1,2]"},                    /* not an object */
+        {"{\"Prefix\":\"wan:in \"}"}, /* no Seq */
+        {"{\"Seq\":0}"},              /* Seq 0 is none */
+        {"{\"Seq\":-3}"},             /* negative */
+        {"{\"Seq\":\"5\"}"},          /* not a number */
+        {"{\"Seq\":5} trailing"},     /* more after the object */
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct pl_record *rec = NULL;
@@ -160,9 +160,12 @@ static void test_tokens(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fields_read_back), cmocka_unit_test(test_seq_rewritten_not_tcp_seq),
-        cmocka_unit_test(test_ipv6_icmp),        cmocka_unit_test(test_not_records),
-        cmocka_unit_test(test_time),             cmocka_unit_test(test_tokens),
+        cmocka_unit_test(test_fields_read_back),
+        cmocka_unit_test(test_seq_rewritten_not_tcp_seq),
+        cmocka_unit_test(test_ipv6_icmp),
+        cmocka_unit_test(test_not_records),
+        cmocka_unit_test(test_time),
+        cmocka_unit_test(test_tokens),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
