@@ -524,8 +524,7 @@ static int apply_nats_stream(struct pl_config *cfg, const char *value, char *why
 
 NUMBER_OPTION(apply_nats_replicas, nats_replicas, unsigned, 1, 5, "the stream's replicas")
 
-static int apply_nats_max_bytes(struct pl_config *cfg, const char *value, char *why,
-                                size_t why_len)
+static int apply_nats_max_bytes(struct pl_config *cfg, const char *value, char *why, size_t why_len)
 {
     uint64_t n;
     if (!strcmp(value, "0")) {
@@ -544,8 +543,7 @@ static int apply_nats_max_bytes(struct pl_config *cfg, const char *value, char *
 }
 
 /* Seconds, or a number with s, m, h or d. */
-static int apply_nats_max_age(struct pl_config *cfg, const char *value, char *why,
-                              size_t why_len)
+static int apply_nats_max_age(struct pl_config *cfg, const char *value, char *why, size_t why_len)
 {
     char *end = NULL;
     errno = 0;
@@ -563,8 +561,10 @@ static int apply_nats_max_age(struct pl_config *cfg, const char *value, char *wh
     }
     /* JetStream keeps the age in nanoseconds in an int64 */
     if (!scale || n > (uint64_t)(INT64_MAX / 1000000000) / scale) {
-        snprintf(why, why_len, "expected 0 (no limit) or a duration such as 3600, 90m, 24h, 7d, "
-                 "got \"%s\"", value);
+        snprintf(why, why_len,
+                 "expected 0 (no limit) or a duration such as 3600, 90m, 24h, 7d, "
+                 "got \"%s\"",
+                 value);
         return -1;
     }
     cfg->nats_max_age = n * scale;

@@ -31,8 +31,8 @@
 #include <linux/rtnetlink.h>
 #include <netinet/in.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -244,8 +244,8 @@ int pl_own_match(const struct pl_own *o, const uint8_t *p, size_t len, int in, i
     if (sport == o->port && is_local(o, family, src))
         return 1;
     uint32_t client = atomic_load_explicit(&o->client_port, memory_order_acquire);
-    if (client && client >> 16 == family && ((sport == (client & 0xffff)) ||
-                                             (dport == (client & 0xffff)))) {
+    if (client && client >> 16 == family &&
+        ((sport == (client & 0xffff)) || (dport == (client & 0xffff)))) {
         uint64_t words[2] = {atomic_load_explicit(&o->client_addr[0], memory_order_relaxed),
                              atomic_load_explicit(&o->client_addr[1], memory_order_relaxed)};
         const uint8_t *a = (const uint8_t *)words;

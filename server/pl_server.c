@@ -252,8 +252,7 @@ static void write_metrics(void *ctx, struct pl_json *out)
             metric(out, "packet_logs_nats_followed_total", "counter",
                    "Records read from the NATS stream (--from-nats).", ns.followed);
             metric(out, "packet_logs_nats_skipped_total", "counter",
-                   "Messages of the NATS stream that were not records (--from-nats).",
-                   ns.skipped);
+                   "Messages of the NATS stream that were not records (--from-nats).", ns.skipped);
         }
     }
 }
@@ -388,8 +387,7 @@ int pl_server_run(const struct pl_config *cfg)
             pl_log_warning("NATS: the history starts empty: %s", err);
         else
             pl_log_info("NATS: %zu record%s of host %s restored; Seq continues after %llu",
-                        restored, pl_log_s(restored), cfg->host_name,
-                        (unsigned long long)last_seq);
+                        restored, pl_log_s(restored), cfg->host_name, (unsigned long long)last_seq);
         if (pl_nats_start(s.nats, s.history, last_seq) < 0) {
             pl_log_error("cannot start the NATS publisher");
             goto out;
