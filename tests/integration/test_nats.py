@@ -4,6 +4,7 @@ history. Real nats-server processes (Debian's package) in a hub namespace,
 routers in namespaces of their own that reach them over a veth (see
 nats_fleet.py), each router with its own log rules: a logged UDP port.
 """
+import asyncio
 import base64
 import json
 import shutil
@@ -11,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import WAN_ROUTER4, Topology, ns_sh
+from conftest import WAN_ROUTER4, Topology, netns, ns_sh
 from nats_fleet import Client, Hub, NatsServer, NATS_SERVER
 
 FLEET_PORT = 7110  # INPUT: logged "fleet:in " to group 0
@@ -288,6 +289,18 @@ def test_aggregator_one_view_host_filter_and_restart(hub, routers, start_server)
     assert all_records(agg, {"host": "r3"}) == []
     r = agg.get("/packet_logs", params={"host": "a b"}, check=False)
     assert r.status_code == 400 and "host" in r.text
+    # the stream takes host= too: its backlog and live records of r2 alone
+    async def stream_r2():
+        import websockets
+        url = agg.base.replace("http://", "ws://") + "/packet_logs/stream?host=r2&backlog=50"
+        async with websockets.connect(url, subprotocols=["packet_logs"]) as ws:
+            got = []
+            while len(got) < 7:
+                got.append(json.loads(await asyncio.wait_for(ws.recv(), 10)))
+            return got
+    with netns(hub.ns):
+        streamed = asyncio.run(stream_r2())
+    assert [r["Host"] for r in streamed] == ["r2"] * 7
     # prefixes counted per host and prefix
     r = agg.get("/packet_logs/prefixes")
     assert r.status_code == 200
