@@ -641,10 +641,10 @@ static void *follower_main(void *arg)
             idle(n, 200, 0);
         }
     }
-    if (sub) {
-        natsSubscription_Unsubscribe(sub);
-        natsSubscription_Destroy(sub);
-    }
+    /* no Unsubscribe: it would delete the consumer with a request that
+     * waits up to 5 s for a cluster that lost a node; the server drops
+     * an ordered consumer nobody reads by itself */
+    natsSubscription_Destroy(sub);
     return NULL;
 }
 
