@@ -1,6 +1,6 @@
 /*
- * pl_nats: the JetStream publisher and the restore at start (see
- * pl_nats.h).
+ * pl_nats: the JetStream publisher, the restore at start and the follower
+ * of --from-nats (see pl_nats.h).
  *
  * DESIGN: the publisher thread keeps a cursor into the history (the next
  * Seq to publish) and hands records to js_PublishAsync in batches; the
@@ -16,6 +16,11 @@
  * its duplicate window); any other error counts the record as lost.
  * While disconnected nothing is sent: the library's reconnect buffer is
  * not used as a second, unaccounted buffer; records wait in the history.
+ *
+ * The restore and the follower read with an ordered consumer (ephemeral,
+ * no acknowledgments, made again by the library after a gap); messages
+ * older than the history could hold (the consumer's pending count says so)
+ * are skipped without parsing.
  */
 #include "pl_nats.h"
 
@@ -52,7 +57,7 @@ struct pl_nats {
 
     struct pl_history *history;
     pthread_t thread;
-    int started;
+    int started; /* 1: the publisher runs, 2: the follower */
     uint64_t cursor; /* the publisher's: the next Seq to publish */
 
     pthread_mutex_t lock; /* guards the wait below and the retry list */
