@@ -6,9 +6,11 @@
  * Seq to publish) and hands records to js_PublishAsync in batches; the
  * library keeps at most MAX_PENDING of them in flight. Each carries
  * Nats-Msg-Id "<host>.<instance>.<Seq>" (instance: this process's start,
- * so that a restarted process whose Seqs start over cannot collide), and a
- * MaxWait: an acknowledgment that does not come (a server died with the
- * message) is a timeout. The acknowledgment handler runs on the library's
+ * so that a restarted process whose Seqs start over cannot collide). An
+ * acknowledgment that does not come (a server died with the message, a
+ * leader changed) is found by one check of the oldest Seq in flight
+ * (check_acks), not by a timer per message, which cost a fifth of the CPU
+ * per record. The acknowledgment handler runs on the library's
  * thread: a positive one counts the record published; an error that may
  * pass (timeout, no responders, a cluster without a leader for a moment)
  * puts the message on the retry list, which the publisher sends again
@@ -43,6 +45,7 @@
 #define ACK_WAIT_MS 3000 /* an acknowledgment later than this is a timeout */
 #define STALL_WAIT_MS 50 /* a publish with MAX_PENDING in flight waits this long */
 #define MSG_ID_MAX 160
+#define ACK_RING 16384 /* > MAX_PENDING, a power of two: slots of Seqs sent */
 
 struct pl_nats {
     char *servers;
@@ -57,7 +60,7 @@ struct pl_nats {
 
     struct pl_history *history;
     pthread_t thread;
-    int started; /* 1: the publisher runs, 2: the follower */
+    int started;     /* 1: the publisher runs, 2: the follower */
     uint64_t cursor; /* the publisher's: the next Seq to publish */
 
     pthread_mutex_t lock; /* guards the wait below and the retry list */
@@ -80,7 +83,39 @@ struct pl_nats {
     int sent_any;                       /* the publisher's: js_PublishAsyncGetPendingList of 3.4
                                          * crashes on a context that never published */
     _Atomic uint64_t refused_logged_at; /* seconds: refusals logged at most every 10 s */
+    /* acknowledgments by Seq, instead of a timer per message: slot seq %
+     * ACK_RING. sent_seq and sent_ms are the publisher's, done the ack
+     * handler's (the Seq acknowledged, or given up) */
+    uint64_t *sent_seq;
+    int64_t *sent_ms;
+    _Atomic uint64_t *done;
+    uint64_t oldest;     /* the publisher's: no Seq below it awaits its acknowledgment */
+    int64_t last_resend; /* the publisher's: ms of the last resend of all in flight */
 };
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The Seq of a message of ours: its Nats-Msg-Id ends with it. 0: none. */
+static uint64_t seq_of(natsMsg *msg)
+{
+    const char *id = NULL;
+    if (!msg || natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) != NATS_OK || !id)
+        return 0;
+    const char *dot = strrchr(id, '.');
+    return dot ? strtoull(dot + 1, NULL, 10) : 0;
+}
+
+static void mark_done(struct pl_nats *n, natsMsg *msg)
+{
+    uint64_t seq = seq_of(msg);
+    if (seq && n->done)
+        atomic_store_explicit(&n->done[seq % ACK_RING], seq, memory_order_release);
+}
 
 void pl_nats_token(char *out, const char *name)
 {
@@ -143,6 +178,7 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
     (void)js;
     if (pa) {
         count(&n->published, 1);
+        mark_done(n, msg);
     } else if (pae && may_pass(pae)) {
         pthread_mutex_lock(&n->lock);
         if (n->n_retry == n->cap_retry) {
@@ -163,6 +199,7 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
     } else {
         count(&n->lost, 1);
         log_refused(n, pae ? pae->ErrText : NULL, pae ? (int)pae->ErrCode : 0);
+        mark_done(n, msg);
     }
     natsMsg_Destroy(msg);
 }
@@ -418,10 +455,63 @@ int pl_nats_restore(struct pl_nats *n, struct pl_history *h, size_t keep, uint64
 /* Sends msg (ours until the library takes it). Returns 0 when it did. */
 static int send_msg(struct pl_nats *n, natsMsg **msg)
 {
-    jsPubOptions po;
-    jsPubOptions_Init(&po);
-    po.MaxWait = ACK_WAIT_MS;
-    return js_PublishMsgAsync(n->js, msg, &po) == NATS_OK ? 0 : -1;
+    return js_PublishMsgAsync(n->js, msg, NULL) == NATS_OK ? 0 : -1;
+}
+
+/* The oldest Seq sent whose acknowledgment has not come, moved on past
+ * those that came (and those never sent: evicted before their turn). An
+ * acknowledgment older than ACK_WAIT_MS is taken as lost with its message
+ * (a server died with it, a leader changed): every message in flight is
+ * taken back from the library and sent again; JetStream discards those it
+ * had stored. One timer for all instead of one per message. */
+static void check_acks(struct pl_nats *n)
+{
+    while (n->oldest < n->cursor) {
+        size_t slot = n->oldest % ACK_RING;
+        if (n->sent_seq[slot] == n->oldest &&
+            atomic_load_explicit(&n->done[slot], memory_order_acquire) != n->oldest)
+            break;
+        n->oldest++;
+    }
+    if (n->oldest >= n->cursor || !n->sent_any)
+        return;
+    int64_t now = now_ms();
+    size_t slot = n->oldest % ACK_RING;
+    if (now - n->sent_ms[slot] < ACK_WAIT_MS || now - n->last_resend < ACK_WAIT_MS)
+        return;
+    n->last_resend = now;
+    natsMsgList list = {0};
+    if (js_PublishAsyncGetPendingList(&list, n->js) != NATS_OK)
+        return; /* none in flight: the oldest waits in the retry list */
+    int again = 0;
+    for (int i = 0; i < list.Count; i++) {
+        if (is_connected(n) && send_msg(n, &list.Msgs[i]) == 0) {
+            again++;
+            continue;
+        }
+        /* not now: to the retry list, sent before new records */
+        pthread_mutex_lock(&n->lock);
+        if (n->n_retry == n->cap_retry) {
+            size_t cap = n->cap_retry ? n->cap_retry * 2 : 256;
+            natsMsg **grown = realloc(n->retry, cap * sizeof(*grown));
+            if (grown) {
+                n->retry = grown;
+                n->cap_retry = cap;
+            }
+        }
+        if (n->n_retry < n->cap_retry) {
+            n->retry[n->n_retry++] = list.Msgs[i];
+            list.Msgs[i] = NULL;
+        }
+        pthread_mutex_unlock(&n->lock);
+        if (list.Msgs[i])
+            count(&n->lost, 1);
+    }
+    natsMsgList_Destroy(&list);
+    if (list.Count)
+        pl_log_warning("NATS: no acknowledgment for %d s: %d record%s in flight sent again",
+                       ACK_WAIT_MS / 1000, list.Count, list.Count == 1 ? "" : "s");
+    (void)again;
 }
 
 static int publish(struct pl_nats *n, const struct pl_record *rec)
@@ -437,13 +527,14 @@ static int publish(struct pl_nats *n, const struct pl_record *rec)
         return -1;
     jsPubOptions po;
     jsPubOptions_Init(&po);
-    po.MaxWait = ACK_WAIT_MS;
     po.MsgId = id;
     natsStatus s = js_PublishMsgAsync(n->js, &msg, &po);
     natsMsg_Destroy(msg); /* NULL when the library took it */
     if (s != NATS_OK)
         return -1;
     n->sent_any = 1;
+    n->sent_seq[rec->seq % ACK_RING] = rec->seq;
+    n->sent_ms[rec->seq % ACK_RING] = now_ms();
     return 0;
 }
 
@@ -541,6 +632,7 @@ static void *publisher_main(void *arg)
                 continue;
             }
         }
+        check_acks(n);
         if (resend(n) < 0) {
             idle(n, 20, 0);
             continue;
@@ -548,7 +640,9 @@ static void *publisher_main(void *arg)
         uint64_t next = 0;
         size_t got = pl_history_read(n->history, n->cursor, 1, batch, BATCH, &next);
         if (!got) {
-            idle(n, 1000, 1); /* until the writer pushes (pl_nats_notify) */
+            /* until the writer pushes (pl_nats_notify); the acknowledgments
+             * are checked at least every 0.5 s */
+            idle(n, 500, 1);
             continue;
         }
         size_t i = 0;
@@ -558,6 +652,9 @@ static void *publisher_main(void *arg)
             if (rec->seq > n->cursor)
                 count(&n->lost, rec->seq - n->cursor);
             n->cursor = rec->seq;
+            /* a slot of the ring still awaits its acknowledgment */
+            if (rec->seq >= n->oldest + ACK_RING)
+                break;
             if (publish(n, rec) < 0)
                 break; /* in flight at the most, or disconnected: this one again */
             n->cursor = rec->seq + 1;
@@ -667,8 +764,14 @@ int pl_nats_follow(struct pl_nats *n, size_t keep, pl_nats_record_fn fn, void *c
 
 int pl_nats_start(struct pl_nats *n, struct pl_history *h, uint64_t after_seq)
 {
+    n->sent_seq = calloc(ACK_RING, sizeof(*n->sent_seq));
+    n->sent_ms = calloc(ACK_RING, sizeof(*n->sent_ms));
+    n->done = calloc(ACK_RING, sizeof(*n->done));
+    if (!n->sent_seq || !n->sent_ms || !n->done)
+        return -ENOMEM;
     n->history = h;
     n->cursor = after_seq + 1;
+    n->oldest = after_seq + 1;
     atomic_store(&n->newest, after_seq);
     int rc = pthread_create(&n->thread, NULL, publisher_main, n);
     if (rc)
@@ -742,6 +845,9 @@ void pl_nats_close(struct pl_nats *n)
     nats_CloseAndWait(2000);
     pthread_cond_destroy(&n->wake);
     pthread_mutex_destroy(&n->lock);
+    free(n->sent_seq);
+    free(n->sent_ms);
+    free((void *)n->done);
     free(n->servers);
     free(n);
 }
