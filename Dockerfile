@@ -8,7 +8,7 @@ FROM debian:12-slim AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential cmake pkg-config \
       libnetfilter-log-dev libmicrohttpd-dev libwebsockets-dev libjson-c-dev \
-      libpcap-dev libnftables-dev zlib1g-dev \
+      libpcap-dev libnftables-dev zlib1g-dev libnats-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt openapi.yaml LICENSE ./
@@ -29,7 +29,7 @@ COPY LICENSE /usr/share/doc/packet_logs/LICENSE
 # the capability lives on the file, set here: COPY may not keep xattrs
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libnetfilter-log1 libmicrohttpd12 \
-      libwebsockets17 libjson-c5 libpcap0.8 libnftables1 libcap2-bin \
+      libwebsockets17 libjson-c5 libpcap0.8 libnftables1 libnats3.4 libcap2-bin \
  && setcap cap_net_admin+ep /usr/local/bin/packet_logs \
  && apt-get purge -y libcap2-bin && apt-get autoremove -y \
  && rm -rf /var/lib/apt/lists/* \

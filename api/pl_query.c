@@ -638,6 +638,7 @@ enum param {
     P_AFTER,
     P_ORDER,
     P_BACKLOG,
+    P_HOST,
 };
 
 static const struct {
@@ -649,7 +650,41 @@ static const struct {
     {"dport", P_DPORT},   {"iface", P_IFACE},   {"since", P_SINCE}, {"min", P_SINCE},
     {"until", P_UNTIL},   {"max", P_UNTIL},     {"limit", P_LIMIT}, {"num", P_LIMIT},
     {"before", P_BEFORE}, {"after", P_AFTER},   {"order", P_ORDER}, {"backlog", P_BACKLOG},
+    {"host", P_HOST},
 };
+
+/* host=router1 or a comma-separated list: the records' "Host", exactly
+ * (a host name's characters, as --host-name takes them). */
+static int add_hosts(struct pl_query *q, const char *key, const char *value,
+                     struct pl_query_error *err)
+{
+    const char *p = value;
+    do {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        int ok = len > 0 && len < sizeof(q->host[0]);
+        for (size_t i = 0; ok && i < len; i++)
+            ok = (p[i] >= 'a' && p[i] <= 'z') || (p[i] >= 'A' && p[i] <= 'Z') ||
+                 (p[i] >= '0' && p[i] <= '9') || p[i] == '.' || p[i] == '-' || p[i] == '_';
+        if (!ok)
+            return fail_value(err, key,
+                              "a host name of 1 to 63 letters, digits, '.', '-' or '_' (or a "
+                              "comma-separated list)",
+                              value);
+        size_t i;
+        for (i = 0; i < q->n_host; i++)
+            if (strncmp(q->host[i], p, len) == 0 && q->host[i][len] == '\0')
+                break;
+        if (i == q->n_host) {
+            if (q->n_host == PL_QUERY_MAX_HOSTS)
+                return fail(err, key, "at most %d values of %s", PL_QUERY_MAX_HOSTS, key);
+            memcpy(q->host[q->n_host], p, len);
+            q->host[q->n_host++][len] = '\0';
+        }
+        p = comma ? comma + 1 : p + len;
+    } while (*p || p[-1] == ',');
+    return 0;
+}
 
 int pl_query_add(struct pl_query *q, const char *key, const char *value, int flags,
                  struct pl_query_error *err)
@@ -673,6 +708,7 @@ int pl_query_add(struct pl_query *q, const char *key, const char *value, int fla
     uint64_t v;
     switch (params[i].param) {
     case P_PREFIX: return add_prefixes(q, key, value, err);
+    case P_HOST: return add_hosts(q, key, value, err);
     case P_ACTION: {
         const char *action = equals_nocase(value, "allowed")   ? "allowed"
                              : equals_nocase(value, "blocked") ? "blocked"
@@ -799,6 +835,14 @@ int pl_query_match(const struct pl_query *q, const struct pl_record *rec)
             if (prefix_starts_with(rec->prefix + skip, sizeof(rec->prefix) - skip, q->prefix[i]))
                 break;
         if (i == q->n_prefix)
+            return 0;
+    }
+    if (q->n_host) {
+        size_t i;
+        for (i = 0; i < q->n_host; i++)
+            if (strncmp(rec->host, q->host[i], sizeof(rec->host)) == 0)
+                break;
+        if (i == q->n_host)
             return 0;
     }
     if (q->n_ip && !any_contains(q->ip, q->n_ip, s->family, s->src) &&
@@ -935,6 +979,8 @@ size_t pl_query_format(const struct pl_query *q, char *out, size_t size)
             put(&t, "prefix", prefix);
         }
     }
+    for (size_t i = 0; i < q->n_host; i++)
+        put(&t, "host", q->host[i]);
     if (q->action[0])
         put(&t, "action", q->action);
     if (q->proto >= 0) {

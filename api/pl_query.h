@@ -14,6 +14,7 @@
 
 #define PL_QUERY_MAX_PREFIXES 16
 #define PL_QUERY_MAX_ADDRS 8
+#define PL_QUERY_MAX_HOSTS 16
 #define PL_QUERY_LIMIT_DEFAULT 100
 #define PL_QUERY_LIMIT_MAX 10000
 
@@ -48,6 +49,9 @@ struct pl_query {
     int has_backlog;          /* stream only */
     unsigned backlog;
     unsigned given;           /* single-valued parameters seen (pl_query's own) */
+    /* host=: records' "Host" (--from-nats), any of these, exactly */
+    char host[PL_QUERY_MAX_HOSTS][PL_RECORD_HOST_MAX];
+    size_t n_host;
 };
 
 /* Where parsing failed: a message for a person and the parameter's name. */
@@ -64,14 +68,14 @@ struct pl_query_error {
 void pl_query_init(struct pl_query *q);
 
 /* Adds one key=value parameter (already URL-decoded) to q. Accepted keys:
- * prefix, action, proto, ip, src, dst, port, sport, dport, iface, since,
+ * prefix, host, action, proto, ip, src, dst, port, sport, dport, iface, since,
  * until, min, max, limit, num, before, after, order, and backlog with
  * PL_QUERY_STREAM; "token" is the caller's business and not passed here.
  * since/until (and min/max) take RFC 3339 with a zone ("Z" or an offset;
  * without one it is refused, saying why), Unix seconds, or a duration
  * before q->now_sec: <number><unit>..., units d, h, m, s, each at most
  * once and largest first ("90s", "5m", "1h30m", "2d").
- * Multi-valued keys (prefix, ip, src, dst) add up; a single-valued key may
+ * Multi-valued keys (prefix, host, ip, src, dst) add up; a single-valued key may
  * be repeated only with the same value (num and limit, min and since, max
  * and until are the same key). Returns 0, or -1 with err filled, when err is
  * not NULL (unknown key, bad value, too many values, a conflicting repeat);

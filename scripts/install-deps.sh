@@ -6,13 +6,13 @@ set -eu
 
 build="build-essential cmake pkg-config
   libnetfilter-log-dev libmicrohttpd-dev libwebsockets-dev libjson-c-dev
-  libpcap-dev libnftables-dev zlib1g-dev nftables iproute2 libcmocka-dev"
+  libpcap-dev libnftables-dev zlib1g-dev nftables iproute2 libcmocka-dev libnats-dev"
 test="clang libclang-rt-14-dev
   golang-go golang-github-google-gopacket-dev
   python3 python3-pytest python3-websockets python3-requests python3-scapy
   tcpdump iputils-ping jq curl procps ulogd2 ulogd2-json valgrind chromium
   python3-jsonschema python3-yaml tshark
-  prometheus man-db"
+  prometheus man-db nats-server"
 
 pkgs=$build
 [ "${1:-}" = "--test" ] && pkgs="$build $test"
@@ -37,8 +37,9 @@ fi
 # Debian starts ulogd2 after installing it, and it binds NFLOG group 0:
 # the benchmarks start their own; the service would take packet_logs' group.
 # prometheus is there for promtool (tests/integration/test_metrics.py), not
-# to run a server on port 9090.
-for service in ulogd2 prometheus; do
+# to run a server on port 9090; nats-server for the fleet tests, which start
+# their own servers on ports of their own.
+for service in ulogd2 prometheus nats-server; do
   if [ "${1:-}" = "--test" ] && command -v systemctl >/dev/null 2>&1 &&
      systemctl is-enabled "$service" >/dev/null 2>&1; then
     systemctl disable --now "$service" >/dev/null 2>&1 || true

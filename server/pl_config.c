@@ -416,6 +416,128 @@ static int apply_cors_origin(struct pl_config *cfg, const char *value, char *why
     return 0;
 }
 
+/* NATS URLs as the client library takes them (nats://host:port, or
+ * host:port), comma-separated; checked for their shape only: a server that
+ * is not there yet is waited for, not refused. */
+static int apply_urls(char *field, size_t size, const char *value, char *why, size_t why_len)
+{
+    size_t n = strlen(value);
+    if (n == 0 || n >= size) {
+        snprintf(why, why_len, "expected nats://HOST:PORT[,...] (at most %zu bytes)", size - 1);
+        return -1;
+    }
+    const char *p = value;
+    do {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        int ok = len > 0;
+        for (size_t i = 0; ok && i < len; i++)
+            ok = isgraph((unsigned char)p[i]);
+        if (ok && strstr(p, "://") && strstr(p, "://") < p + len)
+            ok = !strncmp(p, "nats://", 7) || !strncmp(p, "tls://", 6);
+        if (!ok) {
+            snprintf(why, why_len, "expected nats://HOST:PORT[,...], got \"%.*s\"",
+                     (int)(len < 128 ? len : 128), p);
+            return -1;
+        }
+        p = comma ? comma + 1 : p + len;
+    } while (*p || p[-1] == ',');
+    memcpy(field, value, n + 1);
+    return 0;
+}
+
+static int apply_nats(struct pl_config *cfg, const char *value, char *why, size_t why_len)
+{
+    return apply_urls(cfg->nats_servers, sizeof(cfg->nats_servers), value, why, why_len);
+}
+
+static int apply_from_nats(struct pl_config *cfg, const char *value, char *why, size_t why_len)
+{
+    return apply_urls(cfg->from_nats, sizeof(cfg->from_nats), value, why, why_len);
+}
+
+/* A name of this machine for its records' "Host" and its NATS subject:
+ * letters, digits, '.', '-', '_' (a host name's characters). */
+static int apply_host_name(struct pl_config *cfg, const char *value, char *why, size_t why_len)
+{
+    size_t n = strlen(value);
+    int ok = n > 0 && n < sizeof(cfg->host_name);
+    for (size_t i = 0; ok && i < n; i++)
+        ok = isalnum((unsigned char)value[i]) || strchr(".-_", value[i]);
+    if (!ok) {
+        snprintf(why, why_len, "expected 1 to %zu letters, digits, '.', '-' or '_', got \"%s\"",
+                 sizeof(cfg->host_name) - 1, value);
+        return -1;
+    }
+    memcpy(cfg->host_name, value, n + 1);
+    return 0;
+}
+
+/* A JetStream stream name: no spaces, '.', '*', '>', path separators. */
+static int apply_nats_stream(struct pl_config *cfg, const char *value, char *why, size_t why_len)
+{
+    size_t n = strlen(value);
+    int ok = n > 0 && n < sizeof(cfg->nats_stream);
+    for (size_t i = 0; ok && i < n; i++)
+        ok = isalnum((unsigned char)value[i]) || strchr("-_", value[i]);
+    if (!ok) {
+        snprintf(why, why_len, "expected 1 to %zu letters, digits, '-' or '_', got \"%s\"",
+                 sizeof(cfg->nats_stream) - 1, value);
+        return -1;
+    }
+    memcpy(cfg->nats_stream, value, n + 1);
+    return 0;
+}
+
+NUMBER_OPTION(apply_nats_replicas, nats_replicas, unsigned, 1, 5, "the stream's replicas")
+
+static int apply_nats_max_bytes(struct pl_config *cfg, const char *value, char *why, size_t why_len)
+{
+    uint64_t n;
+    if (!strcmp(value, "0")) {
+        cfg->nats_max_bytes = 0;
+        return 0;
+    }
+    if (pl_config_parse_size(value, 1ull << 20, 1ull << 50, &n) < 0) {
+        snprintf(why, why_len,
+                 "expected 0 (no limit) or a size from 1M to 1024T (K, M, G suffixes), got "
+                 "\"%s\"",
+                 value);
+        return -1;
+    }
+    cfg->nats_max_bytes = n;
+    return 0;
+}
+
+/* Seconds, or a number with s, m, h or d. */
+static int apply_nats_max_age(struct pl_config *cfg, const char *value, char *why, size_t why_len)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long n = isdigit((unsigned char)value[0]) ? strtoull(value, &end, 10) : 0;
+    uint64_t scale = 0;
+    if (end && !errno) {
+        if (!*end || !strcmp(end, "s"))
+            scale = 1;
+        else if (!strcmp(end, "m"))
+            scale = 60;
+        else if (!strcmp(end, "h"))
+            scale = 3600;
+        else if (!strcmp(end, "d"))
+            scale = 86400;
+    }
+    /* JetStream keeps the age in nanoseconds in an int64 */
+    if (!scale || n > (uint64_t)(INT64_MAX / 1000000000) / scale) {
+        snprintf(why, why_len,
+                 "expected 0 (no limit) or a duration such as 3600, 90m, 24h, 7d, "
+                 "got \"%s\"",
+                 value);
+        return -1;
+    }
+    cfg->nats_max_age = n * scale;
+    return 0;
+}
+
 static const struct option_spec specs[] = {
     {"listen", "PACKET_LOGS_LISTEN", 1, "ADDR:PORT", "127.0.0.1:8080",
      "address and port of the HTTP/WebSocket server; any address other than\n"
@@ -494,6 +616,31 @@ static const struct option_spec specs[] = {
      "let web pages of ORIGIN (https://host[:port]) use the API (CORS)\n"
      "and open the stream; repeatable or comma-separated",
      apply_cors_origin},
+    {"nats", "PACKET_LOGS_NATS", 1, "URL[,URL]", "none",
+     "publish every record to NATS JetStream (subject\n"
+     "packet_logs.HOST.PREFIX, with \"Host\"), and refill the history\n"
+     "from this host's records there at start",
+     apply_nats},
+    {"from-nats", "PACKET_LOGS_FROM_NATS", 1, "URL[,URL]", "none",
+     "bind no NFLOG group: serve every host's records of the NATS\n"
+     "stream (Seq: the stream sequence; host= filters)",
+     apply_from_nats},
+    {"host-name", "PACKET_LOGS_HOST_NAME", 1, "NAME", "none",
+     "this router's name in NATS: records' \"Host\" and their subject\n"
+     "(none: the machine's host name)",
+     apply_host_name},
+    {"nats-stream", "PACKET_LOGS_NATS_STREAM", 1, "NAME", "PACKET_LOGS",
+     "the JetStream stream (subjects packet_logs.>); created when absent,\n"
+     "else used as it is",
+     apply_nats_stream},
+    {"nats-replicas", "PACKET_LOGS_NATS_REPLICAS", 1, "N", "1",
+     "replicas of a stream created (1 to 5; 3 in a three-node cluster)", apply_nats_replicas},
+    {"nats-max-bytes", "PACKET_LOGS_NATS_MAX_BYTES", 1, "SIZE", "1G",
+     "bytes a stream created keeps, the oldest records dropped first;\n0: no limit",
+     apply_nats_max_bytes},
+    {"nats-max-age", "PACKET_LOGS_NATS_MAX_AGE", 1, "AGE", "0",
+     "age after which a stream created drops records (3600, 90m, 24h,\n7d); 0: no limit",
+     apply_nats_max_age},
 };
 
 #define N_SPECS (sizeof(specs) / sizeof(specs[0]))
@@ -654,6 +801,26 @@ int pl_config_parse(struct pl_config *cfg, int argc, char **argv, FILE *out, FIL
                "(--token-file FILE) or accept anyone on the network (--insecure-no-auth)",
                cfg->listen_host);
         return -1;
+    }
+    if (cfg->nats_servers[0] && cfg->from_nats[0]) {
+        report(err, "--from-nats: a server of the stream publishes nothing: not with --nats");
+        return -1;
+    }
+    if (cfg->from_nats[0] && cfg->rules) {
+        report(err, "--from-nats: binds no NFLOG group, so --rules has nothing to log to");
+        return -1;
+    }
+    if (!cfg->host_name[0]) {
+        /* the machine's name, cut at 63 bytes and mapped as --host-name
+         * takes it */
+        char name[256] = "";
+        if (gethostname(name, sizeof(name) - 1) < 0 || !name[0])
+            snprintf(name, sizeof(name), "localhost");
+        size_t i = 0;
+        for (; name[i] && i < sizeof(cfg->host_name) - 1; i++)
+            cfg->host_name[i] =
+                isalnum((unsigned char)name[i]) || strchr(".-_", name[i]) ? name[i] : '_';
+        cfg->host_name[i] = '\0';
     }
     return 0;
 }

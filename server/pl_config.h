@@ -39,6 +39,14 @@ struct pl_config {
     char web_root[256];     /* serve web/ from here instead of the binary */
     char cors_origins[1024]; /* origins allowed by CORS, comma-separated; "" none */
     int quiet;
+    /* NATS JetStream (DESIGN.md section 8); nats_servers "" when off */
+    char nats_servers[1024]; /* --nats: URLs, comma-separated */
+    char host_name[64];      /* --host-name: "Host" and the subject's host */
+    char nats_stream[64];    /* --nats-stream */
+    unsigned nats_replicas;  /* --nats-replicas, of a stream created */
+    uint64_t nats_max_bytes; /* --nats-max-bytes, of a stream created; 0: no limit */
+    uint64_t nats_max_age;   /* --nats-max-age in seconds, of a stream created; 0: none */
+    char from_nats[1024];    /* --from-nats: URLs; no NFLOG, the stream is the source */
 };
 
 /* Fills cfg from the environment, then argv (flags win). Returns 0 to run,

@@ -129,6 +129,16 @@ void pl_ingest_packet(void *ctx, const struct pl_nflog_packet *np)
     pl_json_reset(&in->json);
     pl_packet_write_record(&in->json, &pkt, &meta, in->cfg.unnumbered ? 0 : seq, domain_src,
                            domain_dst);
+    if (in->cfg.host && in->json.len > 0 && !pl_json_failed(&in->json)) {
+        /* "Host" goes last, after SPR's keys and ours: the record's own
+         * closing brace is taken off and put back after it. The record in
+         * the history is then byte for byte the one published to NATS and
+         * the one read back from there after a restart. */
+        in->json.buf[--in->json.len] = '\0';
+        pl_json_key(&in->json, "Host");
+        pl_json_cstring(&in->json, in->cfg.host);
+        pl_json_object_end(&in->json);
+    }
     struct pl_record_meta rm = {
         .seq = seq,
         .ts_sec = meta.ts_sec,
@@ -161,6 +171,7 @@ void pl_ingest_packet(void *ctx, const struct pl_nflog_packet *np)
             },
         .hwheader = np->hwheader,
         .payload = np->payload,
+        .host = in->cfg.host,
     };
     struct pl_record *rec =
         pl_json_failed(&in->json) ? NULL : pl_record_new(&rm, in->json.buf, in->json.len);

@@ -35,6 +35,7 @@ struct pl_ingest_config {
     uint64_t last_seq;          /* records are numbered from last_seq + 1 */
     int unnumbered;             /* records carry no Seq (the decode command without --seq) */
     pl_ingest_clock_fn clock;   /* NULL: CLOCK_REALTIME */
+    const char *host;           /* records end with "Host": host (--nats); NULL: no Host */
     pl_ingest_emit_fn emit;
     void *emit_ctx;
 };

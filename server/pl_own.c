@@ -31,6 +31,7 @@
 #include <linux/rtnetlink.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,10 @@ struct pl_own {
     int fd;                   /* address events; -1 for a specific address */
     struct own_addr *addrs;   /* this host's addresses (wildcards only) */
     size_t n_addrs;
+    /* pl_own_set_client's, set from another thread: the port is stored
+     * last and read first, 0 while there is none */
+    _Atomic uint64_t client_addr[2];
+    _Atomic uint32_t client_port; /* family << 16 | port */
 };
 
 /* Reloads the list from getifaddrs(); keeps the old list on failure. */
@@ -226,7 +231,33 @@ int pl_own_match(const struct pl_own *o, const uint8_t *p, size_t len, int in, i
         return 1;
     if (sport == o->port && is_local(o, family, src))
         return 1;
+    uint32_t client = atomic_load_explicit(&o->client_port, memory_order_acquire);
+    if (client && client >> 16 == family &&
+        ((sport == (client & 0xffff)) || (dport == (client & 0xffff)))) {
+        uint64_t words[2] = {atomic_load_explicit(&o->client_addr[0], memory_order_relaxed),
+                             atomic_load_explicit(&o->client_addr[1], memory_order_relaxed)};
+        const uint8_t *a = (const uint8_t *)words;
+        size_t n = family == 4 ? 4 : 16;
+        if (sport == (client & 0xffff) && !memcmp(src, a, n))
+            return 1;
+        if (dport == (client & 0xffff) && !memcmp(dst, a, n))
+            return 1;
+    }
     return 0;
+}
+
+void pl_own_set_client(struct pl_own *o, int family, const uint8_t *addr, uint16_t port)
+{
+    if (!o)
+        return;
+    atomic_store_explicit(&o->client_port, 0, memory_order_release);
+    if (family != 4 && family != 6)
+        return;
+    uint64_t words[2] = {0, 0};
+    memcpy(words, addr, family == 4 ? 4 : 16);
+    atomic_store_explicit(&o->client_addr[0], words[0], memory_order_relaxed);
+    atomic_store_explicit(&o->client_addr[1], words[1], memory_order_relaxed);
+    atomic_store_explicit(&o->client_port, (uint32_t)family << 16 | port, memory_order_release);
 }
 
 void pl_own_close(struct pl_own *o)

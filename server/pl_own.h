@@ -38,6 +38,13 @@ int pl_own_update(struct pl_own *o);
  * whether NFLOG named an input and an output interface. */
 int pl_own_match(const struct pl_own *o, const uint8_t *packet, size_t len, int in, int out);
 
+/* The local end (address and port) of packet_logs' own client connection
+ * (to NATS, --nats): its segments are its own traffic too, else each
+ * published record makes segments that are logged and published again.
+ * family 4 or 6 (addr 4 or 16 bytes); family 0 forgets it. The only call
+ * that may come from another thread (NATS' connection callbacks). */
+void pl_own_set_client(struct pl_own *o, int family, const uint8_t *addr, uint16_t port);
+
 /* Closes the socket and frees o. NULL is fine. */
 void pl_own_close(struct pl_own *o);
 

@@ -32,6 +32,7 @@
 #include "pl_json.h"
 #include "pl_metrics.h"
 #include "pl_log.h"
+#include "pl_nats.h"
 #include "pl_nflog.h"
 #include "pl_own.h"
 #include "pl_packet.h"
@@ -57,6 +58,7 @@ struct server {
     struct pl_dispatch *dispatch; /* under dispatch_lock once started */
     pthread_mutex_t dispatch_lock;
     struct pl_ingest *ingest; /* the NFLOG thread's: packet to record */
+    struct pl_nats *nats;     /* NULL without --nats */
     int stop_fd;
     pthread_t nflog_thread;
     struct timespec started; /* CLOCK_REALTIME at start: process_start_time_seconds */
@@ -72,8 +74,30 @@ struct server {
 static void on_record(void *ctx, struct pl_record *rec)
 {
     struct server *s = ctx;
+    uint64_t seq = rec->seq;
     pl_prefixes_count(s->prefixes, rec->prefix, rec->action, rec->ts_sec, rec->ts_nsec);
     pl_history_push(s->history, rec);
+    if (s->nats)
+        pl_nats_notify(s->nats, seq); /* the publisher reads it from the history */
+}
+
+/* NATS' thread: the local end of the connection to NATS, so that its
+ * segments are skipped as our own traffic (pl_own). */
+static void nats_local_end(void *ctx, int family, const uint8_t *addr, uint16_t port)
+{
+    struct server *s = ctx;
+    pl_own_set_client(s->own, family, addr, port);
+}
+
+/* --from-nats: the follower's records, Seq the stream sequence; the
+ * follower's thread is the history's only writer. */
+static void on_followed(void *ctx, struct pl_record *rec)
+{
+    struct server *s = ctx;
+    pl_prefixes_count_host(s->prefixes, rec->host, rec->prefix, rec->action, rec->ts_sec,
+                           rec->ts_nsec);
+    pl_history_push(s->history, rec);
+    pl_stream_notify(s->stream);
 }
 
 /* Kernel drops and unparsable messages are logged at most every 10 s,
@@ -146,8 +170,9 @@ static void *nflog_main(void *arg)
 static void write_metrics(void *ctx, struct pl_json *out)
 {
     struct server *s = ctx;
-    struct pl_nflog_stats st;
-    pl_nflog_stats(s->nflog, &st);
+    struct pl_nflog_stats st = {0};
+    if (s->nflog) /* none with --from-nats */
+        pl_nflog_stats(s->nflog, &st);
     /* what every exporter has: dashboards join on build_info and compute
      * restarts from the start time */
     char sample[160];
@@ -161,8 +186,9 @@ static void write_metrics(void *ctx, struct pl_json *out)
     n = snprintf(sample, sizeof(sample), "process_start_time_seconds %lld.%03ld\n",
                  (long long)s->started.tv_sec, s->started.tv_nsec / 1000000);
     pl_json_raw(out, sample, (size_t)n < sizeof(sample) ? (size_t)n : 0);
-    struct pl_ingest_stats in;
-    pl_ingest_stats(s->ingest, &in);
+    struct pl_ingest_stats in = {0};
+    if (s->ingest) /* none in a --from-nats server */
+        pl_ingest_stats(s->ingest, &in);
     pl_metrics_uint(out, "packet_logs_records_received_total", "counter",
            "Records made from NFLOG packets since start.", in.records);
     pl_prefixes_write_metrics(s->prefixes, out);
@@ -204,6 +230,24 @@ static void write_metrics(void *ctx, struct pl_json *out)
     pl_metrics_uint(out, "packet_logs_dns_cache_entries", "gauge",
            "Addresses remembered from DNS answers.",
            in.dns_entries);
+    if (s->nats) {
+        struct pl_nats_stats ns;
+        pl_nats_stats(s->nats, &ns);
+        pl_metrics_uint(out, "packet_logs_nats_published_total", "counter",
+               "Records NATS JetStream acknowledged (--nats).", ns.published);
+        pl_metrics_uint(out, "packet_logs_nats_lost_total", "counter",
+               "Records never published to NATS: evicted from the history while NATS was "
+               "unreachable, or refused.",
+               ns.lost);
+        pl_metrics_uint(out, "packet_logs_nats_connected", "gauge",
+               "1 while connected to a NATS server, else 0.", (unsigned long long)ns.connected);
+        if (s->cfg->from_nats[0]) {
+            pl_metrics_uint(out, "packet_logs_nats_followed_total", "counter",
+                   "Records read from the NATS stream (--from-nats).", ns.followed);
+            pl_metrics_uint(out, "packet_logs_nats_skipped_total", "counter",
+                   "Messages of the NATS stream that were not records (--from-nats).", ns.skipped);
+        }
+    }
 }
 
 static int to_http(void *ctx, int fd, const struct sockaddr *addr, socklen_t len)
@@ -283,6 +327,23 @@ int pl_server_run(const struct pl_config *cfg)
         pl_log_error("out of memory");
         goto out;
     }
+    if (cfg->from_nats[0]) {
+        /* one view over the fleet: the stream is the only source */
+        struct pl_nats_config nats = {
+            .servers = cfg->from_nats,
+            .host = cfg->host_name,
+            .stream = cfg->nats_stream,
+            .replicas = cfg->nats_replicas,
+            .max_bytes = cfg->nats_max_bytes,
+            .max_age = cfg->nats_max_age,
+            .connect_wait_ms = 5000,
+        };
+        if (pl_nats_open(&s.nats, &nats, err, sizeof(err)) < 0) {
+            pl_log_error("--from-nats: %s", err);
+            goto out;
+        }
+        goto serve;
+    }
     if (pl_ifnames_open(&s.ifnames, err, sizeof(err)) < 0) {
         pl_log_error("interface names: %s", err);
         goto out;
@@ -298,7 +359,40 @@ int pl_server_run(const struct pl_config *cfg)
         pl_log_error("own traffic: %s", err);
         goto out;
     }
+    uint64_t last_seq = 0;
+    if (cfg->nats_servers[0]) {
+        struct pl_nats_config nats = {
+            .servers = cfg->nats_servers,
+            .host = cfg->host_name,
+            .stream = cfg->nats_stream,
+            .replicas = cfg->nats_replicas,
+            .max_bytes = cfg->nats_max_bytes,
+            .max_age = cfg->nats_max_age,
+            .connect_wait_ms = 5000,
+            .local_end = nats_local_end,
+            .local_end_ctx = &s,
+        };
+        if (pl_nats_open(&s.nats, &nats, err, sizeof(err)) < 0) {
+            pl_log_error("--nats: %s", err);
+            goto out;
+        }
+        /* this host's records back, and Seq after the last of them, so
+         * that cursors of REST and the stream carry on across a restart */
+        size_t restored = 0;
+        if (pl_nats_restore(s.nats, s.history, cfg->history_records, &last_seq, &restored, err,
+                            sizeof(err)) < 0)
+            pl_log_warning("NATS: the history starts empty: %s", err);
+        else
+            pl_log_info("NATS: %zu record%s of host %s restored; Seq continues after %llu",
+                        restored, pl_log_s(restored), cfg->host_name, (unsigned long long)last_seq);
+        if (pl_nats_start(s.nats, s.history, last_seq) < 0) {
+            pl_log_error("cannot start the NATS publisher");
+            goto out;
+        }
+    }
     struct pl_ingest_config ingest = {
+        .last_seq = last_seq,
+        .host = cfg->nats_servers[0] ? cfg->host_name : NULL,
         .ifnames = s.ifnames,
         .domains = s.domains,
         .own = s.own,
@@ -315,6 +409,7 @@ int pl_server_run(const struct pl_config *cfg)
         pl_log_warning("the NFLOG receive buffer is %zu bytes, not the %u asked for (no "
                        "CAP_NET_ADMIN for SO_RCVBUFFORCE?)",
                        pl_nflog_rcvbuf(s.nflog), cfg->nflog.rcvbuf);
+serve:;
     struct pl_http_config http = {
         .history = s.history,
         .prefixes = s.prefixes,
@@ -364,11 +459,16 @@ int pl_server_run(const struct pl_config *cfg)
     pthread_mutex_lock(&s.dispatch_lock);
     s.dispatch = d;
     pthread_mutex_unlock(&s.dispatch_lock);
-    if (pthread_create(&s.nflog_thread, NULL, nflog_main, &s) != 0) {
+    if (cfg->from_nats[0]) {
+        if (pl_nats_follow(s.nats, cfg->history_records, on_followed, &s) < 0) {
+            pl_log_error("cannot start following NATS");
+            goto out;
+        }
+    } else if (pthread_create(&s.nflog_thread, NULL, nflog_main, &s) != 0) {
         pl_log_error("cannot start the NFLOG thread");
         goto out;
     }
-    thread_started = 1;
+    thread_started = !cfg->from_nats[0];
     if (cfg->rules) {
         if (pl_rules_install(cfg->wanif[0] ? cfg->wanif : NULL, cfg->nflog.groups[0].group,
                              pl_dispatch_port(s.dispatch), err,
@@ -390,8 +490,13 @@ int pl_server_run(const struct pl_config *cfg)
     int v6 = strchr(host, ':') != NULL;
     if (!strcmp(host, "0.0.0.0") || !strcmp(host, "::"))
         host = v6 ? "::1" : "127.0.0.1";
-    pl_log_info("NFLOG groups %s; history %zu record%s / %zu bytes", groups,
-                cfg->history_records, pl_log_s(cfg->history_records), cfg->history_bytes);
+    if (cfg->from_nats[0])
+        pl_log_info("following NATS %s, stream %s; history %zu record%s / %zu bytes",
+                    cfg->from_nats, cfg->nats_stream, cfg->history_records,
+                    pl_log_s(cfg->history_records), cfg->history_bytes);
+    else
+        pl_log_info("NFLOG groups %s; history %zu record%s / %zu bytes", groups,
+                    cfg->history_records, pl_log_s(cfg->history_records), cfg->history_bytes);
     pl_log_info("dashboard: http://%s%s%s:%u/  (REST: /packet_logs, metrics: /metrics)",
                 v6 ? "[" : "", host, v6 ? "]" : "", pl_dispatch_port(s.dispatch));
 
@@ -424,6 +529,7 @@ out:
         status = 1;
     }
     pl_http_stop(s.http); /* before the stream: /metrics reads its counters */
+    pl_nats_close(s.nats); /* before the history it reads */
     pl_stream_stop(s.stream);
     pl_nflog_close(s.nflog);
     pl_ingest_free(s.ingest);

@@ -91,6 +91,7 @@ struct pl_record *pl_record_new(const struct pl_record_meta *meta, const char *j
         copy_field(rec->indev, sizeof(rec->indev), meta->indev);
         copy_field(rec->outdev, sizeof(rec->outdev), meta->outdev);
         rec->capture = meta->capture;
+        copy_field(rec->host, sizeof(rec->host), meta->host);
     }
     if (json_len)
         memcpy(rec->json, json, json_len);

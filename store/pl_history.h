@@ -20,6 +20,7 @@
 #define PL_RECORD_PREFIX_MAX 64 /* NFLOG's prefix attribute is at most 64 */
 #define PL_RECORD_ACTION_MAX 16
 #define PL_RECORD_IFNAME_MAX 16 /* IFNAMSIZ */
+#define PL_RECORD_HOST_MAX 64   /* --host-name: 63 characters */
 
 /* What a capture of the record needs besides its time and prefix
  * (GET /packet_logs.pcap writes it back as the NFLOG frame it came in):
@@ -54,6 +55,7 @@ struct pl_record {
     char indev[PL_RECORD_IFNAME_MAX];
     char outdev[PL_RECORD_IFNAME_MAX];
     struct pl_record_capture capture; /* its bytes follow the JSON's NUL */
+    char host[PL_RECORD_HOST_MAX]; /* the record's "Host" (--nats, --from-nats); "" none */
     size_t json_len;
     char json[];       /* NUL-terminated JSON object */
 };
@@ -74,6 +76,7 @@ struct pl_record_meta {
     struct pl_record_capture capture;
     const uint8_t *hwheader;
     const uint8_t *payload;
+    const char *host;
 };
 
 /* Allocates a record of meta (NULL: all zero) with json_len bytes of JSON

@@ -20,6 +20,7 @@ struct entry {
     int64_t last_sec;
     uint32_t last_nsec;
     unsigned slot; /* its metric_slot, found once when the entry is made */
+    char host[64]; /* "" but for records of a fleet (--from-nats) */
 };
 
 /* A sample of packet_logs_records_total. Actions come from the NFLOG groups
@@ -116,16 +117,23 @@ static void copy_cut(char *field, size_t size, const char *text)
 void pl_prefixes_count(struct pl_prefixes *p, const char *prefix, const char *action,
                        int64_t sec, uint32_t nsec)
 {
+    pl_prefixes_count_host(p, NULL, prefix, action, sec, nsec);
+}
+
+void pl_prefixes_count_host(struct pl_prefixes *p, const char *host, const char *prefix,
+                            const char *action, int64_t sec, uint32_t nsec)
+{
     /* compare what an entry can hold: a prefix longer than the field is
      * stored cut, and must find that entry again, not take a new one */
     struct entry key;
     copy_cut(key.prefix, sizeof(key.prefix), prefix);
     copy_cut(key.action, sizeof(key.action), action);
+    copy_cut(key.host, sizeof(key.host), host ? host : "");
     pthread_mutex_lock(&p->lock);
     struct entry *e = NULL;
     for (size_t i = 0; i < p->n; i++) {
         if (!strcmp(p->entries[i].prefix, key.prefix) &&
-            !strcmp(p->entries[i].action, key.action)) {
+            !strcmp(p->entries[i].action, key.action) && !strcmp(p->entries[i].host, key.host)) {
             e = &p->entries[i];
             break;
         }
@@ -135,6 +143,7 @@ void pl_prefixes_count(struct pl_prefixes *p, const char *prefix, const char *ac
             e = &p->entries[p->n++];
             memcpy(e->prefix, key.prefix, sizeof(e->prefix));
             memcpy(e->action, key.action, sizeof(e->action));
+            memcpy(e->host, key.host, sizeof(e->host));
             e->slot = metric_slot(p, key.prefix, key.action);
         } else {
             e = &p->entries[PL_PREFIXES_MAX];
@@ -154,7 +163,8 @@ static int by_count(const void *a, const void *b)
     const struct entry *x = a, *y = b;
     if (x->count != y->count)
         return x->count > y->count ? -1 : 1;
-    return strcmp(x->prefix, y->prefix);
+    int c = strcmp(x->prefix, y->prefix);
+    return c ? c : strcmp(x->host, y->host);
 }
 
 void pl_prefixes_write(struct pl_prefixes *p, struct pl_json *w)
@@ -182,6 +192,10 @@ void pl_prefixes_write(struct pl_prefixes *p, struct pl_json *w)
         pl_json_uint(w, copy[i].count);
         pl_json_key(w, "Last");
         pl_json_time(w, copy[i].last_sec, copy[i].last_nsec);
+        if (copy[i].host[0]) {
+            pl_json_key(w, "Host");
+            pl_json_cstring(w, copy[i].host);
+        }
         pl_json_object_end(w);
     }
     pl_json_array_end(w);

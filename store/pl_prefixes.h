@@ -26,8 +26,13 @@ void pl_prefixes_free(struct pl_prefixes *p);
 /* Counts one record of prefix (as the kernel gave it) at the given time. */
 void pl_prefixes_count(struct pl_prefixes *p, const char *prefix, const char *action,
                        int64_t sec, uint32_t nsec);
+/* The same, of a record of host (its "Host", --from-nats): counted per
+ * host, prefix and action. host NULL or "" is pl_prefixes_count. */
+void pl_prefixes_count_host(struct pl_prefixes *p, const char *host, const char *prefix,
+                            const char *action, int64_t sec, uint32_t nsec);
 /* Writes the JSON array: [{"Prefix":..., "Action":..., "Count":N,
- * "Last":time}, ...], most records first. */
+ * "Last":time}, ...], most records first; entries of a host also have
+ * "Host" (last). */
 void pl_prefixes_write(struct pl_prefixes *p, struct pl_json *w);
 /* Appends packet_logs_records_total{prefix,action} in Prometheus' text
  * format (HELP, TYPE, one sample per label pair seen, in the order first

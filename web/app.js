@@ -21,6 +21,7 @@ const $ = (id) => document.getElementById(id);
 
 const state = {
   prefixes: new Set(), // chips chosen (trimmed prefixes); none: every prefix
+  hosts: new Set(), // router chips chosen (Host); none: every router
   action: '',
   paused: false,
   held: [], // records (and markers) that came in while paused, newest MAX_ROWS
@@ -42,7 +43,7 @@ const link = new Connection({
   history: HISTORY,
   maxRows: MAX_ROWS,
   token: sessionStorage.getItem(TOKEN_KEY) || '',
-  filters: () => ({ prefixes: state.prefixes, action: state.action }),
+  filters: () => ({ prefixes: state.prefixes, hosts: state.hosts, action: state.action }),
   onRecord: enqueue,
   onMarker: addMarker,
   // An empty table (the page opened, the filters changed) fills even
@@ -191,7 +192,7 @@ function showCounts() {
   const empty = $('empty');
   if (!table.records) {
     empty.hidden = false;
-    empty.textContent = state.prefixes.size || state.action
+    empty.textContent = state.prefixes.size || state.hosts.size || state.action
       ? 'No records of these filters yet. They appear here as the firewall logs them.'
       : 'Waiting for packets… Records appear here as the firewall logs them.';
   } else if (table.query && !table.shown) {
@@ -247,6 +248,7 @@ $('search').addEventListener('input', (event) => {
 function readHash() {
   const params = new URLSearchParams(location.hash.slice(1));
   state.prefixes = new Set(params.getAll('prefix').flatMap((p) => p.split(',')).map((p) => p.trim()).filter(Boolean));
+  state.hosts = new Set(params.getAll('host').flatMap((p) => p.split(',')).map((p) => p.trim()).filter(Boolean));
   state.action = ['allowed', 'blocked'].includes(params.get('action')) ? params.get('action') : '';
   $('action').value = state.action;
   $('search').value = params.get('q') ?? '';
@@ -257,6 +259,7 @@ function readHash() {
 function writeHash() {
   const params = new URLSearchParams();
   for (const prefix of state.prefixes) params.append('prefix', prefix);
+  for (const host of state.hosts) params.append('host', host);
   if (state.action) params.set('action', state.action);
   if ($('search').value.trim()) params.set('q', $('search').value.trim());
   const hash = params.toString().replace(/%3A/gi, ':').replace(/%2C/gi, ',');
@@ -317,6 +320,10 @@ function pressChips() {
     const p = button.dataset.prefix;
     button.setAttribute('aria-pressed', String(p ? state.prefixes.has(p) : state.prefixes.size === 0));
   }
+  for (const button of $('host-chips').querySelectorAll('.chip')) {
+    const h = button.dataset.host;
+    button.setAttribute('aria-pressed', String(h ? state.hosts.has(h) : state.hosts.size === 0));
+  }
 }
 
 addEventListener('hashchange', () => {
@@ -352,6 +359,56 @@ $('chips').addEventListener('click', (event) => {
   pressChips();
   refilter();
 });
+
+$('host-chips').addEventListener('click', (event) => {
+  const chip = event.target.closest('.chip');
+  if (!chip) return;
+  const host = chip.dataset.host;
+  if (!host) state.hosts.clear();
+  else if (state.hosts.has(host)) state.hosts.delete(host);
+  else state.hosts.add(host);
+  pressChips();
+  refilter();
+});
+
+const chipsByHost = new Map(); // Host -> button
+
+// A view over a fleet (--from-nats) counts prefixes per host: with more
+// than one, the table shows the router column and the page the router chips.
+function renderHostChips(list) {
+  const totals = new Map();
+  let all = 0;
+  for (const entry of list) {
+    if (!entry.Host) continue;
+    totals.set(entry.Host, (totals.get(entry.Host) ?? 0) + (Number(entry.Count) || 0));
+    all += Number(entry.Count) || 0;
+  }
+  const fleet = totals.size > 1;
+  $('log').classList.toggle('fleet', fleet);
+  const nav = $('host-chips');
+  nav.hidden = !fleet;
+  nav.querySelector('.chip.all .count').textContent = all.toLocaleString();
+  for (const [host, count] of [...totals].sort((a, b) => a[0].localeCompare(b[0]))) {
+    let chip = chipsByHost.get(host);
+    if (!chip) {
+      chip = document.createElement('button');
+      chip.type = 'button';
+      chip.className = 'chip host';
+      chip.dataset.host = host;
+      chip.setAttribute('aria-pressed', String(state.hosts.has(host)));
+      const name = document.createElement('span');
+      name.className = 'name';
+      name.textContent = host;
+      const number = document.createElement('span');
+      number.className = 'count';
+      chip.append(name, number);
+      chip.title = `records of router ${host}`;
+      nav.append(chip);
+      chipsByHost.set(host, chip);
+    }
+    chip.querySelector('.count').textContent = count.toLocaleString();
+  }
+}
 
 function renderChips(list) {
   const totals = new Map();
@@ -399,6 +456,7 @@ async function pollPrefixes() {
     state.pollFailures = 0;
     chart.add(Date.now(), list);
     renderChips(list);
+    renderHostChips(list);
   } catch (err) {
     // The chart shows a gap. A stream can look open for minutes after the
     // server went away (no FIN on a dead link): two failed polls in a row
@@ -435,6 +493,7 @@ function openDetail(record, row) {
   item('Time', s.timestamp);
   item('Action', `${s.action === 'blocked' ? '✕' : '✓'} ${s.action}`, `action-text ${s.action}`);
   item('Prefix', s.prefix);
+  if (s.host) item('Router', s.host);
   item('Protocol', [s.proto, s.protoDetail].filter(Boolean).join(' · '));
   item('Interfaces', `${s.inDev || '·'} → ${s.outDev || '·'}`);
   if (s.domainSrc) item('Source domain', s.domainSrc);

@@ -28,10 +28,11 @@ export const STREAM_RETRY_MS = 30000; // how often to try the stream again while
 
 export class Unauthorized extends Error {}
 
-/** The query string of the filters ({prefixes: Set, action}) plus extra parameters. */
+/** The query string of the filters ({prefixes: Set, hosts: Set, action}) plus extra parameters. */
 export function filterQuery(filters, extra = {}) {
   const params = new URLSearchParams();
   for (const prefix of filters.prefixes ?? []) params.append('prefix', prefix);
+  for (const host of filters.hosts ?? []) params.append('host', host);
   if (filters.action) params.set('action', filters.action);
   for (const [key, value] of Object.entries(extra)) params.set(key, String(value));
   return params.toString();

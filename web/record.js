@@ -123,6 +123,7 @@ export function summarize(rec) {
   const domainSrc = rec.RecentDomainSrc || '';
   const domain = domainDst || domainSrc || (question ? `? ${question}` : '');
   const family = rec.IPv6 ? 'ipv6' : rec.IP ? 'ipv4' : '';
+  const host = String(rec.Host ?? ''); // the router, in a view over a fleet
   const summary = {
     seq: rec.Seq,
     time: clockTime(rec.Timestamp),
@@ -145,10 +146,11 @@ export function summarize(rec) {
     domainDst,
     question,
     error: rec.Error || '',
+    host,
   };
   summary.search = [
     proto.name, proto.detail, family, src, dst, prefix, action, inDev, outDev,
-    domainSrc, domainDst, question, summary.error,
+    domainSrc, domainDst, question, summary.error, host,
     l4 ? `port ${l4.SrcPort} port ${l4.DstPort}` : '',
   ].join(' ').toLowerCase();
   return summary;

@@ -123,7 +123,8 @@ export class LiveTable {
     tr.className = `record ${s.action === 'blocked' ? 'blocked' : 'allowed'}${s.error ? ' has-error' : ''}`;
     tr.dataset.seq = String(rec.Seq ?? '');
     tr.record = rec;
-    const [time, proto, prefix, action, src, dst, ifaces, domain] = tr.cells;
+    const [time, proto, prefix, action, src, dst, ifaces, domain, host] = tr.cells;
+    host.textContent = s.host;
 
     time.firstChild.dateTime = s.timestamp;
     time.firstChild.title = s.timestamp;
@@ -175,7 +176,7 @@ export class LiveTable {
     const tr = document.createElement('tr');
     tr.className = 'marker';
     const td = document.createElement('td');
-    td.colSpan = 8;
+    td.colSpan = 9;
     td.textContent = text;
     tr.append(td);
     return { marker: text, tr };
@@ -316,5 +317,6 @@ function rowTemplate() {
   cell('addr dst');
   cell('ifaces', span('dev', ''), arrow, span('dev', ''));
   cell('domain', span('', ''));
+  cell('host'); // shown over a fleet only (the table's class "fleet")
   return template;
 }

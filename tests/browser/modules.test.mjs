@@ -163,3 +163,17 @@ test('chart: rates from the differences of counts; a restart only sets a baselin
   assert.equal(formatRate(1234), '1.2k');
   assert.equal(formatRate(0.5), '0.5');
 });
+
+test('a fleet: the router of a record (Host) is shown and searched; host= in queries', async () => {
+  const rec = { IP: { SrcIP: '10.0.0.2', DstIP: '10.0.0.1' }, Prefix: 'wan:in ', Action: 'allowed',
+    Timestamp: '2026-11-29T08:00:00Z', InDev: 'wan0', OutDev: '', Seq: 7, Host: 'router-two' };
+  const s = summarize(rec);
+  assert.equal(s.host, 'router-two');
+  assert.ok(matches(s, 'router-two'));
+  assert.equal(summarize({ ...rec, Host: undefined }).host, '');
+  assert.ok(!matches(summarize({ ...rec, Host: undefined }), 'router-two'));
+  const { filterQuery } = await import(path.join(WEB, 'connection.js'));
+  assert.equal(filterQuery({ prefixes: new Set(['wan:in']), hosts: new Set(['r1', 'r2']), action: '' }, { limit: 5 }),
+    'prefix=wan%3Ain&host=r1&host=r2&limit=5');
+  assert.equal(filterQuery({ prefixes: new Set(), action: 'blocked' }), 'action=blocked');
+});

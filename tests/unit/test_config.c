@@ -303,6 +303,63 @@ static void TEST_wanif_from_environment(void **state)
     assert_string_equal(cfg.wanif, "eth9");
 }
 
+/* NATS: good values taken, bad ones refused naming the option, the
+ * defaults, and --nats with --from-nats refused. */
+static void TEST_nats_options(void **state)
+{
+    (void)state;
+    struct pl_config cfg;
+    assert_int_equal(parse(&cfg, NULL).rc, 0);
+    assert_string_equal(cfg.nats_servers, "");
+    assert_string_equal(cfg.nats_stream, "PACKET_LOGS");
+    assert_int_equal(cfg.nats_replicas, 1);
+    assert_int_equal(cfg.nats_max_bytes, 1ull << 30);
+    assert_int_equal(cfg.nats_max_age, 0);
+    assert_true(cfg.host_name[0] != '\0'); /* the machine's name */
+
+    const char *good[] = {"--nats",
+                          "nats://10.0.0.1:4222,nats://n2:4222",
+                          "--host-name",
+                          "router.lan",
+                          "--nats-stream",
+                          "FLEET_1",
+                          "--nats-replicas",
+                          "3",
+                          "--nats-max-bytes",
+                          "10G",
+                          "--nats-max-age",
+                          "7d",
+                          NULL};
+    assert_int_equal(parse(&cfg, good).rc, 0);
+    assert_string_equal(cfg.nats_servers, "nats://10.0.0.1:4222,nats://n2:4222");
+    assert_string_equal(cfg.host_name, "router.lan");
+    assert_string_equal(cfg.nats_stream, "FLEET_1");
+    assert_int_equal(cfg.nats_replicas, 3);
+    assert_int_equal(cfg.nats_max_bytes, 10ull << 30);
+    assert_int_equal(cfg.nats_max_age, 7 * 86400);
+
+    static const struct {
+        const char *flag, *value;
+    } bad[] = {
+        {"--nats", ""},           {"--nats", "nats://a:1,"}, {"--nats", "http://a:1"},
+        {"--nats", "a b"},        {"--host-name", ""},       {"--host-name", "a b"},
+        {"--host-name", "a*"},    {"--nats-stream", "A.B"},  {"--nats-stream", ""},
+        {"--nats-replicas", "0"}, {"--nats-replicas", "6"},  {"--nats-max-bytes", "1K"},
+        {"--nats-max-age", "7w"}, {"--nats-max-age", "-1"},  {"--from-nats", ""},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *args[] = {bad[i].flag, bad[i].value, NULL};
+        struct outcome o = parse(&cfg, args);
+        assert_int_equal(o.rc, -1);
+        if (!strstr(o.err, bad[i].flag))
+            fail_msg("%s %s: \"%s\" does not name the option", bad[i].flag, bad[i].value, o.err);
+    }
+    const char *both[] = {"--nats", "nats://a:1", "--from-nats", "nats://a:1", NULL};
+    struct outcome o = parse(&cfg, both);
+    assert_int_equal(o.rc, -1);
+    assert_non_null(strstr(o.err, "--from-nats"));
+}
+
 #define CASE(f) cmocka_unit_test_setup(f, clear_environment)
 
 int main(void)
@@ -321,6 +378,7 @@ int main(void)
         CASE(TEST_unknown_and_missing),
         CASE(TEST_help_lists_every_option_with_its_variable),
         CASE(TEST_wanif_from_environment),
+        CASE(TEST_nats_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -41,6 +41,15 @@ static const struct parse_case parse_cases[] = {
     {"limit ", "5", 0, 0, "unknown parameter"},
     {"backlog", "5", 0, 0, "stream only"},
 
+    /* host (--from-nats) */
+    {"host", "router1", 0, 1, NULL},
+    {"host", "r1.lan,r2_b,r-3", 0, 1, NULL},
+    {"host", "", 0, 0, "host must be a host name"},
+    {"host", "a,", 0, 0, "host name"},
+    {"host", "a b", 0, 0, "host name"},
+    {"host", "a*", 0, 0, "host name"},
+    {"host", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 0, 0, "host name"},
+
     /* prefix */
     {"prefix", "wan:in", 0, 1, NULL},
     {"prefix", "WAN:IN , lan:", 0, 1, NULL},
@@ -644,6 +653,7 @@ static struct pl_record *base_record(void)
         .action = "allowed",
         .indev = "eth0",
         .outdev = "",
+        .host = "router1",
     };
     struct pl_record *rec = pl_record_new(&meta, "{}", 2);
     assert_non_null(rec);
@@ -712,6 +722,13 @@ struct match_case {
 static const struct match_case match_cases[] = {
     {AS_IS, {NULL}, 1},
     {NO_IP, {NULL}, 1},
+    /* host: exactly, any of several */
+    {AS_IS, {"host", "router1"}, 1},
+    {AS_IS, {"host", "router2"}, 0},
+    {AS_IS, {"host", "router"}, 0},
+    {AS_IS, {"host", "Router1"}, 0},
+    {AS_IS, {"host", "router2", "host", "router1"}, 1},
+    {AS_IS, {"host", "router2,router1"}, 1},
     /* prefix */
     {AS_IS, {"prefix", "lan:in"}, 1},
     {AS_IS, {"prefix", "lan:"}, 1},
@@ -839,6 +856,7 @@ static const struct format_case format_cases[] = {
     {{"before", "5", "after", "3"}, ""},
     {{"prefix", "WAN:in,nft:drop:"}, "prefix=wan:in&prefix=drop:"},
     {{"prefix", "nft:"}, "prefix=nft:"},
+    {{"host", "r2,r1", "host", "r2"}, "host=r2&host=r1"},
     {{"prefix", "nft:nft:x"}, "prefix=nft:nft:x"},
     {{"prefix", "a b&c=d+e%f?g#h"}, "prefix=a%20b%26c%3Dd%2Be%25f%3Fg%23h"},
     {{"prefix", "\xc3\xa9"}, "prefix=%C3%A9"},
@@ -899,6 +917,9 @@ static void check_round_trip(const struct pl_query *q, const char *text)
     assert_int_equal(back.n_prefix, q->n_prefix);
     for (size_t i = 0; i < q->n_prefix; i++)
         assert_string_equal(back.prefix[i], q->prefix[i]);
+    assert_int_equal(back.n_host, q->n_host);
+    for (size_t i = 0; i < q->n_host; i++)
+        assert_string_equal(back.host[i], q->host[i]);
     assert_int_equal(back.n_ip + back.n_src + back.n_dst, q->n_ip + q->n_src + q->n_dst);
     assert_memory_equal(back.ip, q->ip, sizeof(q->ip[0]) * q->n_ip);
     assert_int_equal(back.since_sec, q->since_sec);
@@ -942,6 +963,13 @@ static void test_format_bounds(void **state)
                  "\x01\x02\x03\x04\x05\x06\x07\x08\x01\x02");
         assert_int_equal(strlen(value), 4 + 63);
         assert_int_equal(pl_query_add(&q, "prefix", value, 0, &err), 0);
+    }
+    for (int i = 0; i < PL_QUERY_MAX_HOSTS; i++) {
+        /* 63 characters, made distinct */
+        snprintf(value, sizeof(value), "%c%s", 'a' + i,
+                 "bcdefghijklmnopqrstuvwxyz.bcdefghijklmnopqrstuvwxyz-0123456789");
+        assert_int_equal(strlen(value), 63);
+        assert_int_equal(pl_query_add(&q, "host", value, 0, &err), 0);
     }
     static const char *const keys[] = {"ip", "src", "dst"};
     for (int k = 0; k < 3; k++)

@@ -1,0 +1,853 @@
+/*
+ * pl_nats: the JetStream publisher, the restore at start and the follower
+ * of --from-nats (see pl_nats.h).
+ *
+ * DESIGN: the publisher thread keeps a cursor into the history (the next
+ * Seq to publish) and hands records to js_PublishAsync in batches; the
+ * library keeps at most MAX_PENDING of them in flight. Each carries
+ * Nats-Msg-Id "<host>.<instance>.<Seq>" (instance: this process's start,
+ * so that a restarted process whose Seqs start over cannot collide). An
+ * acknowledgment that does not come (a server died with the message, a
+ * leader changed) is found by one check of the oldest Seq in flight
+ * (check_acks), not by a timer per message, which cost a fifth of the CPU
+ * per record. The acknowledgment handler runs on the library's
+ * thread: a positive one counts the record published; an error that may
+ * pass (timeout, no responders, a cluster without a leader for a moment)
+ * puts the message on the retry list, which the publisher sends again
+ * before new records (JetStream discards the copy it already stored within
+ * its duplicate window); any other error counts the record as lost.
+ * While disconnected nothing is sent: the library's reconnect buffer is
+ * not used as a second, unaccounted buffer; records wait in the history.
+ *
+ * The restore and the follower read with an ordered consumer (ephemeral,
+ * no acknowledgments, made again by the library after a gap); messages
+ * older than the history could hold (the consumer's pending count says so)
+ * are skipped without parsing.
+ */
+#include "pl_nats.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <nats/nats.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pl_log.h"
+#include "pl_record_json.h"
+
+#define MAX_PENDING 8192 /* records in flight: sent, acknowledgment not yet in */
+#define BATCH 256        /* references taken from the history per lock */
+#define ACK_WAIT_MS 3000 /* an acknowledgment later than this is a timeout */
+#define STALL_WAIT_MS 50 /* a publish with MAX_PENDING in flight waits this long */
+#define MSG_ID_MAX 160
+#define ACK_RING 16384 /* > MAX_PENDING, a power of two: slots of Seqs sent */
+
+struct pl_nats {
+    char *servers;
+    char host[PL_NATS_TOKEN_MAX]; /* as a subject token */
+    char stream[64];
+    struct pl_nats_config cfg;
+    char instance[24];
+    natsOptions *opts;
+    natsConnection *nc;
+    jsCtx *js;
+    int stream_ready; /* the publisher's: the stream was found or made */
+
+    struct pl_history *history;
+    pthread_t thread;
+    int started;     /* 1: the publisher runs, 2: the follower */
+    uint64_t cursor; /* the publisher's: the next Seq to publish */
+
+    pthread_mutex_t lock; /* guards the wait below and the retry list */
+    pthread_cond_t wake;
+    atomic_int sleeping;
+    atomic_int stop;
+    _Atomic uint64_t newest; /* the newest Seq pushed, from the writer */
+    natsMsg **retry;         /* messages to send again */
+    size_t n_retry, cap_retry;
+
+    _Atomic uint64_t published;
+    _Atomic uint64_t lost;
+    _Atomic uint64_t followed;
+    _Atomic uint64_t skipped;
+    /* the follower's (--from-nats) */
+    size_t keep;
+    pl_nats_record_fn follow_fn;
+    void *follow_ctx;
+    uint64_t follow_last;               /* the stream sequence of the last message seen */
+    int sent_any;                       /* the publisher's: js_PublishAsyncGetPendingList of 3.4
+                                         * crashes on a context that never published */
+    _Atomic uint64_t refused_logged_at; /* seconds: refusals logged at most every 10 s */
+    /* acknowledgments by Seq, instead of a timer per message: slot seq %
+     * ACK_RING. sent_seq and sent_ms are the publisher's, done the ack
+     * handler's (the Seq acknowledged, or given up) */
+    uint64_t *sent_seq;
+    int64_t *sent_ms;
+    _Atomic uint64_t *done;
+    uint64_t oldest;     /* the publisher's: no Seq below it awaits its acknowledgment */
+    int64_t last_resend; /* the publisher's: ms of the last resend of all in flight */
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The Seq of a message of ours: its Nats-Msg-Id ends with it. 0: none. */
+static uint64_t seq_of(natsMsg *msg)
+{
+    const char *id = NULL;
+    if (!msg || natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) != NATS_OK || !id)
+        return 0;
+    const char *dot = strrchr(id, '.');
+    return dot ? strtoull(dot + 1, NULL, 10) : 0;
+}
+
+static void mark_done(struct pl_nats *n, natsMsg *msg)
+{
+    uint64_t seq = seq_of(msg);
+    if (seq && n->done)
+        atomic_store_explicit(&n->done[seq % ACK_RING], seq, memory_order_release);
+}
+
+void pl_nats_token(char *out, const char *name)
+{
+    size_t n = 0;
+    while (*name == ' ')
+        name++;
+    size_t len = strlen(name);
+    while (len && name[len - 1] == ' ')
+        len--;
+    for (size_t i = 0; i < len && n < PL_NATS_TOKEN_MAX - 1; i++) {
+        unsigned char c = (unsigned char)name[i];
+        out[n++] = c <= ' ' || c >= 0x7f || c == '.' || c == '*' || c == '>' ? '_' : (char)c;
+    }
+    if (!n)
+        out[n++] = '_';
+    out[n] = '\0';
+}
+
+static int is_connected(struct pl_nats *n)
+{
+    return n->nc && natsConnection_Status(n->nc) == NATS_CONN_STATUS_CONNECTED;
+}
+
+static void count(_Atomic uint64_t *counter, uint64_t by)
+{
+    atomic_fetch_add_explicit(counter, by, memory_order_relaxed);
+}
+
+/* A refusal JetStream will repeat (or a publish the library refused) is
+ * logged at most every 10 s; the count is in /metrics. */
+static void log_refused(struct pl_nats *n, const char *why, int code)
+{
+    uint64_t now = (uint64_t)time(NULL);
+    uint64_t last = atomic_load(&n->refused_logged_at);
+    if (now - last < 10 || !atomic_compare_exchange_strong(&n->refused_logged_at, &last, now))
+        return;
+    pl_log_warning("NATS refused a record (%s, code %d): counted as lost", why ? why : "?", code);
+}
+
+static int may_pass(const jsPubAckErr *pae)
+{
+    switch (pae->Err) {
+    case NATS_TIMEOUT:
+    case NATS_NO_RESPONDERS:
+    case NATS_CONNECTION_CLOSED:
+    case NATS_CONNECTION_DISCONNECTED:
+    case NATS_NOT_YET_CONNECTED:
+    case NATS_IO_ERROR:
+    case NATS_STALE_CONNECTION: return 1;
+    default: break;
+    }
+    /* a cluster between leaders: the stream is there again in a moment */
+    return pae->ErrCode == JSClusterNotAvailErr || pae->ErrCode == JSClusterNotLeaderErr ||
+           pae->ErrCode == JSClusterNoPeersErr;
+}
+
+static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
+{
+    struct pl_nats *n = closure;
+    (void)js;
+    if (pa) {
+        count(&n->published, 1);
+        mark_done(n, msg);
+    } else if (pae && may_pass(pae)) {
+        pthread_mutex_lock(&n->lock);
+        if (n->n_retry == n->cap_retry) {
+            size_t cap = n->cap_retry ? n->cap_retry * 2 : 256;
+            natsMsg **grown = realloc(n->retry, cap * sizeof(*grown));
+            if (grown) {
+                n->retry = grown;
+                n->cap_retry = cap;
+            }
+        }
+        if (n->n_retry < n->cap_retry) {
+            n->retry[n->n_retry++] = msg;
+            msg = NULL;
+        }
+        pthread_mutex_unlock(&n->lock);
+        if (msg)
+            count(&n->lost, 1); /* no memory to keep it */
+    } else {
+        count(&n->lost, 1);
+        log_refused(n, pae ? pae->ErrText : NULL, pae ? (int)pae->ErrCode : 0);
+        mark_done(n, msg);
+    }
+    natsMsg_Destroy(msg);
+}
+
+static void instance_id(char *out, size_t len)
+{
+    /* the process's start: Seqs of two runs never share an id, even
+     * within JetStream's duplicate window */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(out, len, "%llx",
+             (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec);
+}
+
+/* The stream as it is, or made as configured. Returns 0 or -1. */
+static int ensure_stream(struct pl_nats *n, char *err, size_t err_len)
+{
+    jsStreamInfo *si = NULL;
+    jsErrCode jerr = 0;
+    natsStatus s = js_GetStreamInfo(&si, n->js, n->stream, NULL, &jerr);
+    if (s == NATS_OK) {
+        jsStreamInfo_Destroy(si);
+        return 0;
+    }
+    if (s != NATS_NOT_FOUND && jerr != JSStreamNotFoundErr) {
+        snprintf(err, err_len, "stream %s: %s (%d)", n->stream, natsStatus_GetText(s), (int)jerr);
+        return -1;
+    }
+    jsStreamConfig sc;
+    jsStreamConfig_Init(&sc);
+    const char *subjects[] = {PL_NATS_SUBJECT_ROOT ".>"};
+    sc.Name = n->stream;
+    sc.Subjects = subjects;
+    sc.SubjectsLen = 1;
+    sc.Storage = js_FileStorage;
+    sc.Replicas = n->cfg.replicas ? n->cfg.replicas : 1;
+    sc.MaxBytes = n->cfg.max_bytes ? (int64_t)n->cfg.max_bytes : -1;
+    sc.MaxAge = (int64_t)n->cfg.max_age * 1000000000;
+    s = js_AddStream(&si, n->js, &sc, NULL, &jerr);
+    if (s == NATS_OK || jerr == JSStreamNameExistErr) {
+        if (s == NATS_OK)
+            pl_log_info("NATS: stream %s created (subjects %s.>, %u replica%s)", n->stream,
+                        PL_NATS_SUBJECT_ROOT, (unsigned)sc.Replicas, sc.Replicas > 1 ? "s" : "");
+        jsStreamInfo_Destroy(si);
+        return 0;
+    }
+    snprintf(err, err_len, "creating stream %s: %s (%d: %s)", n->stream, natsStatus_GetText(s),
+             (int)jerr, nats_GetLastError(NULL) ? nats_GetLastError(NULL) : "");
+    return -1;
+}
+
+/* The connection's local end to whoever wants it (its own traffic). */
+static void tell_local_end(struct pl_nats *n, natsConnection *nc)
+{
+    if (!n->cfg.local_end)
+        return;
+    char *ip = NULL;
+    int port = 0;
+    uint8_t addr[16];
+    int family = 0;
+    if (nc && natsConnection_GetLocalIPAndPort(nc, &ip, &port) == NATS_OK && ip) {
+        if (inet_pton(AF_INET, ip, addr) == 1)
+            family = 4;
+        else if (inet_pton(AF_INET6, ip, addr) == 1)
+            family = 6;
+    }
+    free(ip);
+    n->cfg.local_end(n->cfg.local_end_ctx, family, addr, (uint16_t)port);
+}
+
+static void on_disconnected(natsConnection *nc, void *closure)
+{
+    (void)nc;
+    tell_local_end(closure, NULL);
+    pl_log_warning("NATS: disconnected; records wait in the history until a server is back");
+}
+
+static void on_reconnected(natsConnection *nc, void *closure)
+{
+    tell_local_end(closure, nc);
+    char url[256] = "";
+    natsConnection_GetConnectedUrl(nc, url, sizeof(url));
+    pl_log_info("NATS: connected to %s", url);
+}
+
+static void on_first_connect(natsConnection *nc, void *closure)
+{
+    on_reconnected(nc, closure);
+}
+
+int pl_nats_open(struct pl_nats **out, const struct pl_nats_config *cfg, char *err, size_t err_len)
+{
+    *out = NULL;
+    struct pl_nats *n = calloc(1, sizeof(*n));
+    if (!n || !(n->servers = strdup(cfg->servers))) {
+        free(n);
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    n->cfg = *cfg;
+    pl_nats_token(n->host, cfg->host);
+    snprintf(n->stream, sizeof(n->stream), "%s", cfg->stream);
+    n->cfg.servers = n->servers;
+    n->cfg.host = NULL;
+    n->cfg.stream = n->stream;
+    instance_id(n->instance, sizeof(n->instance));
+    pthread_mutex_init(&n->lock, NULL);
+    pthread_cond_init(&n->wake, NULL);
+
+    /* the URL list as the library takes it */
+    const char *urls[32];
+    int n_urls = 0;
+    char *save = NULL;
+    char *list = strdup(cfg->servers);
+    for (char *u = list ? strtok_r(list, ",", &save) : NULL; u && n_urls < 32;
+         u = strtok_r(NULL, ",", &save))
+        urls[n_urls++] = u;
+    natsStatus s = list ? natsOptions_Create(&n->opts) : NATS_NO_MEMORY;
+    if (s == NATS_OK)
+        s = natsOptions_SetServers(n->opts, urls, n_urls);
+    if (s == NATS_OK)
+        s = natsOptions_SetName(n->opts, "packet_logs");
+    if (s == NATS_OK)
+        s = natsOptions_SetMaxReconnect(n->opts, -1); /* for ever: a router outlives outages */
+    if (s == NATS_OK)
+        s = natsOptions_SetReconnectWait(n->opts, 250);
+    if (s == NATS_OK)
+        s = natsOptions_SetTimeout(n->opts, 2000);
+    if (s == NATS_OK)
+        s = natsOptions_SetPingInterval(n->opts, 5000);
+    if (s == NATS_OK)
+        s = natsOptions_SetRetryOnFailedConnect(n->opts, true, on_first_connect, n);
+    if (s == NATS_OK)
+        s = natsOptions_SetDisconnectedCB(n->opts, on_disconnected, n);
+    if (s == NATS_OK)
+        s = natsOptions_SetReconnectedCB(n->opts, on_reconnected, n);
+    free(list);
+    if (s != NATS_OK) {
+        snprintf(err, err_len, "%s: %s", cfg->servers,
+                 nats_GetLastError(NULL) ? nats_GetLastError(NULL) : natsStatus_GetText(s));
+        pl_nats_close(n);
+        return -1;
+    }
+    s = natsConnection_Connect(&n->nc, n->opts);
+    if (s != NATS_OK && s != NATS_NOT_YET_CONNECTED) {
+        snprintf(err, err_len, "%s: %s", cfg->servers,
+                 nats_GetLastError(NULL) ? nats_GetLastError(NULL) : natsStatus_GetText(s));
+        pl_nats_close(n);
+        return -1;
+    }
+    if (s == NATS_OK)
+        tell_local_end(n, n->nc); /* connected at once: no callback says so */
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = 5000;
+    jo.PublishAsync.MaxPending = MAX_PENDING;
+    jo.PublishAsync.StallWait = STALL_WAIT_MS;
+    jo.PublishAsync.AckHandler = on_ack;
+    jo.PublishAsync.AckHandlerClosure = n;
+    s = natsConnection_JetStream(&n->js, n->nc, &jo);
+    if (s != NATS_OK) {
+        snprintf(err, err_len, "JetStream: %s", natsStatus_GetText(s));
+        pl_nats_close(n);
+        return -1;
+    }
+    for (unsigned waited = 0; !is_connected(n) && waited < cfg->connect_wait_ms; waited += 20)
+        nats_Sleep(20);
+    if (is_connected(n)) {
+        char why[256];
+        n->stream_ready = ensure_stream(n, why, sizeof(why)) == 0;
+        if (!n->stream_ready)
+            pl_log_warning("NATS: %s; trying again while publishing", why);
+    } else {
+        pl_log_warning("NATS: no server of %s answers yet; connecting in the background",
+                       cfg->servers);
+    }
+    *out = n;
+    return 0;
+}
+
+int pl_nats_restore(struct pl_nats *n, struct pl_history *h, size_t keep, uint64_t *last_seq,
+                    size_t *restored, char *err, size_t err_len)
+{
+    *last_seq = 0;
+    *restored = 0;
+    if (!is_connected(n) || !n->stream_ready) {
+        snprintf(err, err_len, "not connected");
+        return -1;
+    }
+    char subject[sizeof(PL_NATS_SUBJECT_ROOT) + PL_NATS_TOKEN_MAX + 4];
+    snprintf(subject, sizeof(subject), "%s.%s.>", PL_NATS_SUBJECT_ROOT, n->host);
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Stream = n->stream;
+    so.Ordered = true;
+    so.Config.DeliverPolicy = js_DeliverAll;
+    natsSubscription *sub = NULL;
+    jsErrCode jerr = 0;
+    natsStatus s = js_SubscribeSync(&sub, n->js, subject, NULL, &so, &jerr);
+    if (s != NATS_OK) {
+        snprintf(err, err_len, "reading %s: %s (%d)", subject, natsStatus_GetText(s), (int)jerr);
+        return -1;
+    }
+    /* how many there are: the consumer starts with all of them pending */
+    jsConsumerInfo *ci = NULL;
+    uint64_t pending = 0;
+    s = natsSubscription_GetConsumerInfo(&ci, sub, NULL, &jerr);
+    if (s == NATS_OK) {
+        pending = ci->NumPending + ci->Delivered.Consumer; /* a push consumer: some already here */
+        jsConsumerInfo_Destroy(ci);
+    }
+    int rc = 0;
+    size_t skipped = 0;
+    while (s == NATS_OK && pending > 0) {
+        natsMsg *msg = NULL;
+        s = natsSubscription_NextMsg(&msg, sub, 5000);
+        if (s != NATS_OK) {
+            snprintf(err, err_len, "reading %s: %s", subject, natsStatus_GetText(s));
+            rc = -1;
+            break;
+        }
+        jsMsgMetaData *meta = NULL;
+        if (natsMsg_GetMetaData(&meta, msg) != NATS_OK) {
+            natsMsg_Destroy(msg);
+            continue;
+        }
+        pending = meta->NumPending;
+        jsMsgMetaData_Destroy(meta);
+        /* older than the history holds: not parsed at all */
+        if (pending < keep) {
+            struct pl_record *rec = NULL;
+            int r = pl_record_from_json(&rec, natsMsg_GetData(msg),
+                                        (size_t)natsMsg_GetDataLength(msg), 0, NULL);
+            if (r == 0 && rec->seq > *last_seq) {
+                *last_seq = rec->seq;
+                pl_history_push(h, rec);
+                (*restored)++;
+            } else {
+                pl_record_unref(rec);
+                skipped++;
+            }
+        }
+        natsMsg_Destroy(msg);
+    }
+    natsSubscription_Unsubscribe(sub);
+    natsSubscription_Destroy(sub);
+    if (skipped)
+        pl_log_warning("NATS: %zu record%s of %s skipped (not a record, or a Seq out of order)",
+                       skipped, skipped == 1 ? "" : "s", subject);
+    return rc;
+}
+
+/* Sends msg (ours until the library takes it). Returns 0 when it did. */
+static int send_msg(struct pl_nats *n, natsMsg **msg)
+{
+    return js_PublishMsgAsync(n->js, msg, NULL) == NATS_OK ? 0 : -1;
+}
+
+/* The oldest Seq sent whose acknowledgment has not come, moved on past
+ * those that came (and those never sent: evicted before their turn). An
+ * acknowledgment older than ACK_WAIT_MS is taken as lost with its message
+ * (a server died with it, a leader changed): every message in flight is
+ * taken back from the library and sent again; JetStream discards those it
+ * had stored. One timer for all instead of one per message. */
+static void check_acks(struct pl_nats *n)
+{
+    while (n->oldest < n->cursor) {
+        size_t slot = n->oldest % ACK_RING;
+        if (n->sent_seq[slot] == n->oldest &&
+            atomic_load_explicit(&n->done[slot], memory_order_acquire) != n->oldest)
+            break;
+        n->oldest++;
+    }
+    if (n->oldest >= n->cursor || !n->sent_any)
+        return;
+    int64_t now = now_ms();
+    size_t slot = n->oldest % ACK_RING;
+    if (now - n->sent_ms[slot] < ACK_WAIT_MS || now - n->last_resend < ACK_WAIT_MS)
+        return;
+    n->last_resend = now;
+    natsMsgList list = {0};
+    if (js_PublishAsyncGetPendingList(&list, n->js) != NATS_OK)
+        return; /* none in flight: the oldest waits in the retry list */
+    int again = 0;
+    for (int i = 0; i < list.Count; i++) {
+        if (is_connected(n) && send_msg(n, &list.Msgs[i]) == 0) {
+            again++;
+            continue;
+        }
+        /* not now: to the retry list, sent before new records */
+        pthread_mutex_lock(&n->lock);
+        if (n->n_retry == n->cap_retry) {
+            size_t cap = n->cap_retry ? n->cap_retry * 2 : 256;
+            natsMsg **grown = realloc(n->retry, cap * sizeof(*grown));
+            if (grown) {
+                n->retry = grown;
+                n->cap_retry = cap;
+            }
+        }
+        if (n->n_retry < n->cap_retry) {
+            n->retry[n->n_retry++] = list.Msgs[i];
+            list.Msgs[i] = NULL;
+        }
+        pthread_mutex_unlock(&n->lock);
+        if (list.Msgs[i])
+            count(&n->lost, 1);
+    }
+    natsMsgList_Destroy(&list);
+    if (list.Count)
+        pl_log_warning("NATS: no acknowledgment for %d s: %d record%s in flight sent again",
+                       ACK_WAIT_MS / 1000, list.Count, list.Count == 1 ? "" : "s");
+    (void)again;
+}
+
+static int publish(struct pl_nats *n, const struct pl_record *rec)
+{
+    char subject[sizeof(PL_NATS_SUBJECT_ROOT) + 2 * PL_NATS_TOKEN_MAX + 2];
+    char prefix[PL_NATS_TOKEN_MAX];
+    pl_nats_token(prefix, rec->prefix);
+    snprintf(subject, sizeof(subject), "%s.%s.%s", PL_NATS_SUBJECT_ROOT, n->host, prefix);
+    char id[MSG_ID_MAX];
+    snprintf(id, sizeof(id), "%s.%s.%" PRIu64, n->host, n->instance, rec->seq);
+    natsMsg *msg = NULL;
+    if (natsMsg_Create(&msg, subject, NULL, rec->json, (int)rec->json_len) != NATS_OK)
+        return -1;
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MsgId = id;
+    natsStatus s = js_PublishMsgAsync(n->js, &msg, &po);
+    natsMsg_Destroy(msg); /* NULL when the library took it */
+    if (s != NATS_OK)
+        return -1;
+    n->sent_any = 1;
+    n->sent_seq[rec->seq % ACK_RING] = rec->seq;
+    n->sent_ms[rec->seq % ACK_RING] = now_ms();
+    return 0;
+}
+
+/* The retry list, sent again first; what cannot go now stays. Returns 0
+ * when the list is empty afterwards. */
+static int resend(struct pl_nats *n)
+{
+    pthread_mutex_lock(&n->lock);
+    natsMsg **list = n->retry;
+    size_t count_ = n->n_retry;
+    n->retry = NULL;
+    n->n_retry = n->cap_retry = 0;
+    pthread_mutex_unlock(&n->lock);
+    size_t i = 0;
+    while (i < count_ && is_connected(n) && send_msg(n, &list[i]) == 0)
+        i++;
+    if (i == count_) {
+        free(list);
+        return 0;
+    }
+    /* the rest back, in front of whatever failed meanwhile */
+    pthread_mutex_lock(&n->lock);
+    size_t rest = count_ - i;
+    natsMsg **merged = malloc((rest + n->n_retry + 1) * sizeof(*merged));
+    if (merged) {
+        memcpy(merged, list + i, rest * sizeof(*merged));
+        if (n->n_retry)
+            memcpy(merged + rest, n->retry, n->n_retry * sizeof(*merged));
+        free(n->retry);
+        n->retry = merged;
+        n->n_retry += rest;
+        n->cap_retry = n->n_retry + 1;
+    } else {
+        for (size_t k = i; k < count_; k++)
+            natsMsg_Destroy(list[k]);
+        count(&n->lost, rest);
+    }
+    pthread_mutex_unlock(&n->lock);
+    free(list);
+    return -1;
+}
+
+/* Sleeps until the writer pushes a record past the cursor, stop, or ms. */
+static void idle(struct pl_nats *n, unsigned ms, int until_new)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (long)(ms % 1000) * 1000000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&n->lock);
+    atomic_store(&n->sleeping, 1);
+    /* sleeping is set before newest is read, and the writer stores newest
+     * before it reads sleeping: one of the two sees the other */
+    while (!atomic_load(&n->stop) && (!until_new || atomic_load(&n->newest) < n->cursor)) {
+        if (pthread_cond_timedwait(&n->wake, &n->lock, &until) == ETIMEDOUT)
+            break;
+    }
+    atomic_store(&n->sleeping, 0);
+    pthread_mutex_unlock(&n->lock);
+}
+
+/* Records evicted from the history before their turn are lost: counted
+ * as they go, also while nothing can be sent, so /metrics tells now. */
+static void skip_evicted(struct pl_nats *n)
+{
+    struct pl_history_stats hs;
+    pl_history_stats(n->history, &hs);
+    if (hs.oldest_seq > n->cursor) {
+        count(&n->lost, hs.oldest_seq - n->cursor);
+        n->cursor = hs.oldest_seq;
+    }
+}
+
+static void *publisher_main(void *arg)
+{
+    struct pl_nats *n = arg;
+    struct pl_record *batch[BATCH];
+    pthread_setname_np(pthread_self(), "pl-nats-pub"); /* for top -H, perf */
+    while (!atomic_load(&n->stop)) {
+        if (!is_connected(n)) {
+            skip_evicted(n);
+            idle(n, 100, 0);
+            continue;
+        }
+        if (!n->stream_ready) {
+            char why[256];
+            n->stream_ready = ensure_stream(n, why, sizeof(why)) == 0;
+            if (!n->stream_ready) {
+                pl_log_warning("NATS: %s", why);
+                idle(n, 1000, 0);
+                continue;
+            }
+        }
+        check_acks(n);
+        if (resend(n) < 0) {
+            idle(n, 20, 0);
+            continue;
+        }
+        uint64_t next = 0;
+        size_t got = pl_history_read(n->history, n->cursor, 1, batch, BATCH, &next);
+        if (!got) {
+            /* until the writer pushes (pl_nats_notify); the acknowledgments
+             * are checked at least every 0.5 s */
+            idle(n, 500, 1);
+            continue;
+        }
+        size_t i = 0;
+        for (; i < got; i++) {
+            struct pl_record *rec = batch[i];
+            /* evicted from the history before their turn */
+            if (rec->seq > n->cursor)
+                count(&n->lost, rec->seq - n->cursor);
+            n->cursor = rec->seq;
+            /* a slot of the ring still awaits its acknowledgment */
+            if (rec->seq >= n->oldest + ACK_RING)
+                break;
+            if (publish(n, rec) < 0)
+                break; /* in flight at the most, or disconnected: this one again */
+            n->cursor = rec->seq + 1;
+        }
+        for (size_t k = 0; k < got; k++)
+            pl_record_unref(batch[k]);
+        if (i < got)
+            idle(n, 20, 0);
+    }
+    return NULL;
+}
+
+/* One message of the stream into a record, Seq its stream sequence. */
+static void follow_msg(struct pl_nats *n, natsMsg *msg)
+{
+    jsMsgMetaData *meta = NULL;
+    if (natsMsg_GetMetaData(&meta, msg) != NATS_OK)
+        return;
+    uint64_t seq = meta->Sequence.Stream, pending = meta->NumPending;
+    jsMsgMetaData_Destroy(meta);
+    if (seq <= n->follow_last)
+        return; /* seen already: a consumer made again from an earlier point */
+    n->follow_last = seq;
+    if (pending >= n->keep)
+        return; /* older than the history holds: not parsed at all */
+    struct pl_record *rec = NULL;
+    if (pl_record_from_json(&rec, natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), seq,
+                            NULL) < 0) {
+        count(&n->skipped, 1);
+        return;
+    }
+    count(&n->followed, 1);
+    n->follow_fn(n->follow_ctx, rec);
+}
+
+static void *follower_main(void *arg)
+{
+    struct pl_nats *n = arg;
+    pthread_setname_np(pthread_self(), "pl-nats-follow");
+    natsSubscription *sub = NULL;
+    while (!atomic_load(&n->stop)) {
+        if (!sub) {
+            if (!is_connected(n)) {
+                idle(n, 200, 0);
+                continue;
+            }
+            char why[256];
+            if (!n->stream_ready) {
+                n->stream_ready = ensure_stream(n, why, sizeof(why)) == 0;
+                if (!n->stream_ready) {
+                    pl_log_warning("NATS: %s", why);
+                    idle(n, 1000, 0);
+                    continue;
+                }
+            }
+            jsSubOptions so;
+            jsSubOptions_Init(&so);
+            so.Stream = n->stream;
+            so.Ordered = true;
+            so.Config.DeliverPolicy = n->follow_last ? js_DeliverByStartSequence : js_DeliverAll;
+            so.Config.OptStartSeq = n->follow_last ? n->follow_last + 1 : 0;
+            jsErrCode jerr = 0;
+            natsStatus s =
+                js_SubscribeSync(&sub, n->js, PL_NATS_SUBJECT_ROOT ".>", NULL, &so, &jerr);
+            if (s != NATS_OK) {
+                pl_log_warning("NATS: following %s: %s (%d)", n->stream, natsStatus_GetText(s),
+                               (int)jerr);
+                sub = NULL;
+                idle(n, 1000, 0);
+                continue;
+            }
+            pl_log_info("NATS: following stream %s from %s %llu", n->stream,
+                        n->follow_last ? "sequence" : "its start",
+                        (unsigned long long)(n->follow_last + 1));
+        }
+        natsMsg *msg = NULL;
+        natsStatus s = natsSubscription_NextMsg(&msg, sub, 500);
+        if (s == NATS_OK) {
+            follow_msg(n, msg);
+            natsMsg_Destroy(msg);
+        } else if (s != NATS_TIMEOUT) {
+            /* the subscription is gone (connection closed, consumer lost):
+             * a new one from the last sequence seen */
+            natsSubscription_Destroy(sub);
+            sub = NULL;
+            idle(n, 200, 0);
+        }
+    }
+    /* no Unsubscribe: it would delete the consumer with a request that
+     * waits up to 5 s for a cluster that lost a node; the server drops
+     * an ordered consumer nobody reads by itself */
+    natsSubscription_Destroy(sub);
+    return NULL;
+}
+
+int pl_nats_follow(struct pl_nats *n, size_t keep, pl_nats_record_fn fn, void *ctx)
+{
+    n->keep = keep;
+    n->follow_fn = fn;
+    n->follow_ctx = ctx;
+    int rc = pthread_create(&n->thread, NULL, follower_main, n);
+    if (rc)
+        return -rc;
+    n->started = 2;
+    return 0;
+}
+
+int pl_nats_start(struct pl_nats *n, struct pl_history *h, uint64_t after_seq)
+{
+    n->sent_seq = calloc(ACK_RING, sizeof(*n->sent_seq));
+    n->sent_ms = calloc(ACK_RING, sizeof(*n->sent_ms));
+    n->done = calloc(ACK_RING, sizeof(*n->done));
+    if (!n->sent_seq || !n->sent_ms || !n->done)
+        return -ENOMEM;
+    n->history = h;
+    n->cursor = after_seq + 1;
+    n->oldest = after_seq + 1;
+    atomic_store(&n->newest, after_seq);
+    int rc = pthread_create(&n->thread, NULL, publisher_main, n);
+    if (rc)
+        return -rc;
+    n->started = 1;
+    return 0;
+}
+
+void pl_nats_notify(struct pl_nats *n, uint64_t seq)
+{
+    atomic_store(&n->newest, seq);
+    if (atomic_load(&n->sleeping)) {
+        pthread_mutex_lock(&n->lock);
+        pthread_cond_signal(&n->wake);
+        pthread_mutex_unlock(&n->lock);
+    }
+}
+
+void pl_nats_stats(struct pl_nats *n, struct pl_nats_stats *out)
+{
+    out->published = atomic_load_explicit(&n->published, memory_order_relaxed);
+    out->lost = atomic_load_explicit(&n->lost, memory_order_relaxed);
+    out->followed = atomic_load_explicit(&n->followed, memory_order_relaxed);
+    out->skipped = atomic_load_explicit(&n->skipped, memory_order_relaxed);
+    out->connected = is_connected(n);
+}
+
+void pl_nats_close(struct pl_nats *n)
+{
+    if (!n)
+        return;
+    if (n->started) {
+        pthread_mutex_lock(&n->lock);
+        atomic_store(&n->stop, 1);
+        pthread_cond_signal(&n->wake);
+        pthread_mutex_unlock(&n->lock);
+        pthread_join(n->thread, NULL);
+    }
+    if (n->js && n->sent_any) {
+        jsPubOptions po;
+        jsPubOptions_Init(&po);
+        po.MaxWait = 2000;
+        js_PublishAsyncComplete(n->js, &po);
+        natsMsgList left = {0};
+        if (js_PublishAsyncGetPendingList(&left, n->js) == NATS_OK) {
+            count(&n->lost, (uint64_t)left.Count);
+            natsMsgList_Destroy(&left);
+        }
+    }
+    /* what waits in the history or for a retry is not published */
+    uint64_t unsent = n->n_retry;
+    if (n->started == 1) {
+        uint64_t newest = atomic_load(&n->newest);
+        if (newest >= n->cursor)
+            unsent += newest - n->cursor + 1;
+    }
+    for (size_t i = 0; i < n->n_retry; i++)
+        natsMsg_Destroy(n->retry[i]);
+    free(n->retry);
+    count(&n->lost, unsent);
+    if (n->started == 1 && (unsent || atomic_load(&n->lost)))
+        pl_log_warning("NATS: %llu record%s not published (%llu since start)",
+                       (unsigned long long)unsent, unsent == 1 ? "" : "s",
+                       (unsigned long long)atomic_load(&n->lost));
+    jsCtx_Destroy(n->js);
+    if (n->nc) {
+        natsConnection_Close(n->nc);
+        natsConnection_Destroy(n->nc);
+    }
+    natsOptions_Destroy(n->opts);
+    nats_CloseAndWait(2000);
+    pthread_cond_destroy(&n->wake);
+    pthread_mutex_destroy(&n->lock);
+    free(n->sent_seq);
+    free(n->sent_ms);
+    free((void *)n->done);
+    free(n->servers);
+    free(n);
+}
