@@ -39,8 +39,8 @@ static int outside_window(const struct pl_query *q, const struct pl_record *rec)
     return q->ascending ? (q->before && rec->seq >= q->before) : (q->after && rec->seq <= q->after);
 }
 
-void pl_body_source_init(struct pl_body_source *src, struct pl_history *h,
-                         const struct pl_query *q, uint64_t *next_cursor)
+void pl_body_source_init(struct pl_body_source *src, struct pl_history *h, const struct pl_query *q,
+                         uint64_t *next_cursor)
 {
     memset(src, 0, sizeof(*src));
     src->history = h;
@@ -48,8 +48,8 @@ void pl_body_source_init(struct pl_body_source *src, struct pl_history *h,
     src->dir = q->ascending ? 1 : -1;
     *next_cursor = 0;
 
-    uint64_t from = q->ascending ? (q->after ? q->after + 1 : 0)
-                                 : (q->before ? q->before - 1 : UINT64_MAX);
+    uint64_t from =
+        q->ascending ? (q->after ? q->after + 1 : 0) : (q->before ? q->before - 1 : UINT64_MAX);
     int stop = (!q->ascending && q->before == 1) || (q->ascending && q->after == UINT64_MAX);
     uint64_t first = 0, last = 0;
     unsigned count = 0;
@@ -175,15 +175,15 @@ struct pl_body {
     pl_body_format_fn format;
     struct pl_body_formatter formatter; /* used when format is NULL */
     enum { BEFORE, RECORDS, AFTER, DONE } stage;
-    size_t index;             /* records given to the format so far */
+    size_t index;              /* records given to the format so far */
     struct pl_record *current; /* the record the pieces point into */
     struct pl_body_piece pieces[PL_BODY_PIECES];
     size_t n_pieces, piece; /* pieces[piece..n_pieces) still to write */
     size_t offset;          /* bytes of pieces[piece] already written */
     char scratch[PL_BODY_SCRATCH];
     int gzip;
-    int finishing;          /* gzip: every piece is in, Z_FINISH until the end */
-    int ended;              /* every byte is written */
+    int finishing; /* gzip: every piece is in, Z_FINISH until the end */
+    int ended;     /* every byte is written */
     z_stream z;
 };
 
@@ -558,8 +558,8 @@ char *pl_body_gzip(const void *data, size_t len, int level, size_t *out_len)
         return NULL;
     z_stream z;
     memset(&z, 0, sizeof(z));
-    if (deflateInit2(&z, level, Z_DEFLATED, GZIP_WINDOW_BITS, GZIP_MEM_LEVEL,
-                     Z_DEFAULT_STRATEGY) != Z_OK)
+    if (deflateInit2(&z, level, Z_DEFLATED, GZIP_WINDOW_BITS, GZIP_MEM_LEVEL, Z_DEFAULT_STRATEGY) !=
+        Z_OK)
         return NULL;
     uLong bound = deflateBound(&z, (uLong)len);
     char *out = malloc(bound);

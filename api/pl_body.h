@@ -36,12 +36,12 @@ struct pl_history;
 struct pl_body_source {
     struct pl_history *history;
     struct pl_query query;
-    uint64_t from;   /* the seq to read next */
-    uint64_t last;   /* the page's last record: nothing past it is yielded */
-    int dir;         /* 1: ascending; -1: descending */
-    unsigned left;   /* records still to yield */
-    int exhausted;   /* the history has nothing more in this direction */
-    size_t n, i;     /* batch[i..n) still held */
+    uint64_t from; /* the seq to read next */
+    uint64_t last; /* the page's last record: nothing past it is yielded */
+    int dir;       /* 1: ascending; -1: descending */
+    unsigned left; /* records still to yield */
+    int exhausted; /* the history has nothing more in this direction */
+    size_t n, i;   /* batch[i..n) still held */
     struct pl_record *batch[PL_BODY_BATCH];
     struct pl_history_filter filter; /* the index's part of query (refers to it) */
 };
@@ -53,8 +53,8 @@ struct pl_body_source {
  * page; records evicted before they are read are left out of it. *next_cursor
  * gets the Seq to continue from (the last record's; 0 when no record matches
  * past the page). Copies q. Never fails. */
-void pl_body_source_init(struct pl_body_source *src, struct pl_history *h,
-                         const struct pl_query *q, uint64_t *next_cursor);
+void pl_body_source_init(struct pl_body_source *src, struct pl_history *h, const struct pl_query *q,
+                         uint64_t *next_cursor);
 
 /* The page's next record, as a reference the caller unrefs, or NULL at the
  * end of the page. */

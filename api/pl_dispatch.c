@@ -167,8 +167,7 @@ static unsigned check_request_line(const char *line, size_t n, struct pl_dispatc
     }
     if (params > PL_DISPATCH_PARAMS_MAX) {
         char message[64];
-        snprintf(message, sizeof(message), "more than %d query parameters",
-                 PL_DISPATCH_PARAMS_MAX);
+        snprintf(message, sizeof(message), "more than %d query parameters", PL_DISPATCH_PARAMS_MAX);
         return verdict(out, 400, message);
     }
     return 0;
@@ -292,8 +291,10 @@ unsigned pl_dispatch_check_head(const char *buf, size_t n, size_t head_max,
                        : verdict(out, 501, "Transfer-Encoding is not supported");
     if (out->body_len > PL_DISPATCH_BODY_MAX) {
         char message[96];
-        snprintf(message, sizeof(message), "a request body of more than %d bytes (this API "
-                 "takes none)", PL_DISPATCH_BODY_MAX);
+        snprintf(message, sizeof(message),
+                 "a request body of more than %d bytes (this API "
+                 "takes none)",
+                 PL_DISPATCH_BODY_MAX);
         return verdict(out, 413, message);
     }
     out->upgrade = pl_dispatch_is_upgrade(buf, head_len);
@@ -434,8 +435,7 @@ static struct addr_key key_of(const struct sockaddr_storage *ss)
 }
 
 /* Under lock. The entry of key, created when missing (NULL: no memory). */
-static struct addr_count *addr_entry(struct pl_dispatch *d, const struct addr_key *key,
-                                     int create)
+static struct addr_count *addr_entry(struct pl_dispatch *d, const struct addr_key *key, int create)
 {
     for (size_t i = 0; i < d->n_addrs; i++)
         if (!memcmp(&d->addrs[i].key, key, sizeof(*key)))
@@ -469,8 +469,9 @@ void pl_dispatch_http_closed(struct pl_dispatch *d, const struct sockaddr *addr)
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof(ss));
     if (addr)
-        memcpy(&ss, addr, addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                                       : sizeof(struct sockaddr_in));
+        memcpy(&ss, addr,
+               addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                           : sizeof(struct sockaddr_in));
     struct addr_key key = key_of(&ss);
     pthread_mutex_lock(&d->lock);
     if (d->http_active)
@@ -516,8 +517,8 @@ static void accept_all(struct pl_dispatch *d)
     for (;;) {
         struct sockaddr_storage addr;
         socklen_t addrlen = sizeof(addr);
-        int fd = accept4(d->listen_fd, (struct sockaddr *)&addr, &addrlen,
-                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd =
+            accept4(d->listen_fd, (struct sockaddr *)&addr, &addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;

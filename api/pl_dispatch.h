@@ -31,17 +31,17 @@ typedef int (*pl_dispatch_fn)(void *ctx, int fd, const struct sockaddr *addr, so
 typedef void (*pl_dispatch_upgrade_fn)(void *ctx, int fd, const struct sockaddr *addr,
                                        socklen_t len, const char *head, size_t head_len);
 
-#define PL_DISPATCH_MAX_PENDING 256     /* default of --max-pending */
-#define PL_DISPATCH_MAX_HTTP 256        /* default of --max-connections */
-#define PL_DISPATCH_MAX_PER_ADDRESS 64  /* default of --max-per-address */
-#define PL_DISPATCH_HEAD_MAX 16384      /* bytes of request head at most */
-#define PL_DISPATCH_LINE_MAX 8192       /* bytes of request line at most (else 414) */
-#define PL_DISPATCH_BODY_MAX 1024       /* Content-Length at most (else 413) */
-#define PL_DISPATCH_PARAMS_MAX 64       /* query parameters at most (else 400) */
-#define PL_DISPATCH_HEADERS_MAX 100     /* header fields at most (else 431) */
+#define PL_DISPATCH_MAX_PENDING 256    /* default of --max-pending */
+#define PL_DISPATCH_MAX_HTTP 256       /* default of --max-connections */
+#define PL_DISPATCH_MAX_PER_ADDRESS 64 /* default of --max-per-address */
+#define PL_DISPATCH_HEAD_MAX 16384     /* bytes of request head at most */
+#define PL_DISPATCH_LINE_MAX 8192      /* bytes of request line at most (else 414) */
+#define PL_DISPATCH_BODY_MAX 1024      /* Content-Length at most (else 413) */
+#define PL_DISPATCH_PARAMS_MAX 64      /* query parameters at most (else 400) */
+#define PL_DISPATCH_HEADERS_MAX 100    /* header fields at most (else 431) */
 
 struct pl_dispatch_config {
-    const char *host;        /* numeric IPv4 or IPv6 address */
+    const char *host; /* numeric IPv4 or IPv6 address */
     uint16_t port;
     pl_dispatch_fn http;
     pl_dispatch_upgrade_fn websocket; /* NULL: upgrades get a JSON 501 */
@@ -50,7 +50,7 @@ struct pl_dispatch_config {
     unsigned max_http;        /* connections handed to the HTTP side at once */
     unsigned max_per_address; /* pending + HTTP of one client address (IPv6: its /64) */
     unsigned head_timeout_ms;
-    size_t head_max;         /* bytes of request head peeked at most */
+    size_t head_max; /* bytes of request head peeked at most */
     /* Host names and addresses requests may name besides the listen
      * address's own (see pl_dispatch_start); "*" allows any. Borrowed: must
      * outlive the dispatcher. */
@@ -95,13 +95,13 @@ int pl_dispatch_is_upgrade(const char *head, size_t len);
 
 /* What pl_dispatch_check_head found in the bytes received so far. */
 struct pl_dispatch_head {
-    int complete;        /* the head (and its Content-Length of body) is all here */
-    unsigned status;     /* 0: fine so far; else the status to refuse with */
-    char message[160];   /* why, when status is set */
-    size_t head_len;     /* bytes through the empty line (when found) */
-    size_t body_len;     /* Content-Length (0 when none) */
-    int upgrade;         /* asks for a WebSocket upgrade */
-    const char *host;    /* the Host value in buf, trimmed (NULL: none) */
+    int complete;      /* the head (and its Content-Length of body) is all here */
+    unsigned status;   /* 0: fine so far; else the status to refuse with */
+    char message[160]; /* why, when status is set */
+    size_t head_len;   /* bytes through the empty line (when found) */
+    size_t body_len;   /* Content-Length (0 when none) */
+    int upgrade;       /* asks for a WebSocket upgrade */
+    const char *host;  /* the Host value in buf, trimmed (NULL: none) */
     size_t host_len;
 };
 

@@ -8,7 +8,7 @@
 #include <stddef.h>
 
 struct pl_embedded_file {
-    const char *path;         /* "/index.html", "/openapi.yaml" */
+    const char *path; /* "/index.html", "/openapi.yaml" */
     const char *content_type;
     const unsigned char *data;
     size_t size;

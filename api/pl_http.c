@@ -26,8 +26,8 @@
 #include "pl_embedded.h"
 #include "pl_history.h"
 #include "pl_json.h"
-#include "pl_metrics.h"
 #include "pl_log.h"
+#include "pl_metrics.h"
 #include "pl_prefixes.h"
 #include "pl_query.h"
 #include "pl_upgrade.h"
@@ -44,8 +44,8 @@
  * made once at start. */
 struct file_variant {
     const struct pl_embedded_file *file;
-    char etag[24];  /* "0123456789abcdef" with the quotes */
-    char *gzip;     /* NULL: not worth it (or not text) */
+    char etag[24]; /* "0123456789abcdef" with the quotes */
+    char *gzip;    /* NULL: not worth it (or not text) */
     size_t gzip_len;
 };
 
@@ -140,8 +140,7 @@ static enum MHD_Result queue(struct MHD_Connection *conn, unsigned status, const
             gzipped = 1;
         }
     }
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
         free(body);
         return MHD_NO;
@@ -167,12 +166,11 @@ static char *error_body(const char *message, const char *param, size_t *len)
     return pl_json_take(&w, len);
 }
 
-static enum MHD_Result send_error(struct MHD_Connection *conn, unsigned status,
-                                  const char *param, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+static enum MHD_Result send_error(struct MHD_Connection *conn, unsigned status, const char *param,
+                                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-static enum MHD_Result send_error(struct MHD_Connection *conn, unsigned status,
-                                  const char *param, const char *fmt, ...)
+static enum MHD_Result send_error(struct MHD_Connection *conn, unsigned status, const char *param,
+                                  const char *fmt, ...)
 {
     char message[512];
     va_list ap;
@@ -261,8 +259,8 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
      * a NUL before that is refused, as the stream refuses it. */
     if (strlen(key) != key_size || (value && strlen(value) != value_size)) {
         snprintf(a->error.param, sizeof(a->error.param), "%s", key);
-        snprintf(a->error.message, sizeof(a->error.message),
-                 "%s must not hold a NUL byte (%%00)", key[0] ? key : "a parameter name");
+        snprintf(a->error.message, sizeof(a->error.message), "%s must not hold a NUL byte (%%00)",
+                 key[0] ? key : "a parameter name");
         a->failed = 1;
         return MHD_NO;
     }
@@ -388,8 +386,7 @@ static enum MHD_Result serve_metrics(struct pl_http *h, struct MHD_Connection *c
                     "Bytes of records held in the history.", hs.bytes);
     pl_metrics_uint(&w, "packet_logs_history_evictions_total", "counter",
                     "Records evicted, oldest first.", hs.evictions);
-    pl_metrics_uint(&w, "packet_logs_uptime_seconds", "gauge",
-                    "Seconds since packet_logs started.",
+    pl_metrics_uint(&w, "packet_logs_uptime_seconds", "gauge", "Seconds since packet_logs started.",
                     (unsigned long long)(time(NULL) - h->started));
     if (h->cfg.metrics)
         h->cfg.metrics(h->cfg.metrics_ctx, &w);
@@ -503,8 +500,7 @@ static enum MHD_Result serve_variant(struct MHD_Connection *conn, const struct f
     else
         snprintf(etag, sizeof(etag), "%s", v->etag);
     int unchanged = etag_matches(
-        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH),
-        v->etag);
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH), v->etag);
     struct MHD_Response *resp =
         unchanged ? MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT)
         : gzip    ? MHD_create_response_from_buffer(v->gzip_len, v->gzip, MHD_RESPMEM_PERSISTENT)
@@ -522,8 +518,7 @@ static enum MHD_Result serve_variant(struct MHD_Connection *conn, const struct f
 /* A file of the dashboard or the contract: from --web-root when given
  * (development: as it is on disk, no gzip, no ETag), else built in. Paths
  * with ".." never reach the disk. */
-static enum MHD_Result serve_file(struct pl_http *h, struct MHD_Connection *conn,
-                                  const char *url)
+static enum MHD_Result serve_file(struct pl_http *h, struct MHD_Connection *conn, const char *url)
 {
     const char *path = strcmp(url, "/") == 0 ? "/index.html" : url;
     int web = strcmp(path, "/openapi.yaml") != 0;
@@ -612,8 +607,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 
     int data = !strcmp(url, "/packet_logs") || !strncmp(url, "/packet_logs/", 13) ||
                !strcmp(url, "/packet_logs.pcap") || !strcmp(url, "/metrics");
-    if (data && !pl_http_token_ok(h->cfg.token, MHD_lookup_connection_value(
-                                                      conn, MHD_HEADER_KIND, "Authorization")))
+    if (data && !pl_http_token_ok(h->cfg.token, MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                                            "Authorization")))
         return send_error(conn, MHD_HTTP_UNAUTHORIZED, NULL,
                           "this server needs a token: send \"Authorization: Bearer TOKEN\"");
 
@@ -703,12 +698,10 @@ static int prepare_files(struct pl_http *h)
         snprintf(v->etag, sizeof(v->etag), "\"%016llx\"",
                  (unsigned long long)content_hash(v->file->data, v->file->size));
         const char *type = v->file->content_type;
-        if (v->file->size >= GZIP_MIN &&
-            (!strncmp(type, "text/", 5) || strstr(type, "yaml") || strstr(type, "json") ||
-             strstr(type, "svg")))
+        if (v->file->size >= GZIP_MIN && (!strncmp(type, "text/", 5) || strstr(type, "yaml") ||
+                                          strstr(type, "json") || strstr(type, "svg")))
             /* compressed once: the best level is worth its time */
-            v->gzip = pl_body_gzip(v->file->data, v->file->size, PL_BODY_GZIP_BEST,
-                                   &v->gzip_len);
+            v->gzip = pl_body_gzip(v->file->data, v->file->size, PL_BODY_GZIP_BEST, &v->gzip_len);
     }
     return 0;
 }
@@ -720,8 +713,7 @@ static void free_files(struct pl_http *h)
     free(h->files);
 }
 
-int pl_http_start(struct pl_http **out, const struct pl_http_config *cfg, char *err,
-                  size_t errlen)
+int pl_http_start(struct pl_http **out, const struct pl_http_config *cfg, char *err, size_t errlen)
 {
     struct pl_http *h = calloc(1, sizeof(*h));
     if (!h) {
@@ -738,8 +730,7 @@ int pl_http_start(struct pl_http **out, const struct pl_http_config *cfg, char *
     unsigned ours = cfg->max_connections ? cfg->max_connections : 256;
     unsigned limit = ours * 2 + 64;
     h->daemon = MHD_start_daemon(
-        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_NO_LISTEN_SOCKET |
-            MHD_USE_ERROR_LOG,
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ERROR_LOG,
         0, NULL, NULL, handle, h, MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
         MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
         notify_connection, h,

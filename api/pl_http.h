@@ -42,8 +42,7 @@ struct pl_http;
 /* Starts libmicrohttpd without a listen socket, on its own thread. The
  * config's pointers must outlive the server. Returns 0 and *out, or a
  * negative errno with err filled. */
-int pl_http_start(struct pl_http **out, const struct pl_http_config *cfg, char *err,
-                  size_t errlen);
+int pl_http_start(struct pl_http **out, const struct pl_http_config *cfg, char *err, size_t errlen);
 
 /* Hands a connected socket to libmicrohttpd, which owns (and closes) it
  * from now on, even on failure. Returns 0 or -errno; after 0, cfg.closed

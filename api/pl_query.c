@@ -592,8 +592,7 @@ static int add_time(struct pl_query *q, int *has, int64_t *sec, uint32_t *nsec, 
     if (rc)
         return fail_value(
             err, key,
-            "an RFC 3339 time (2024-05-01T12:00:00Z), Unix seconds or a duration ago (5m)",
-            value);
+            "an RFC 3339 time (2024-05-01T12:00:00Z), Unix seconds or a duration ago (5m)", value);
     if (once(q, bit, *sec == s && *nsec == ns, key, value, err))
         return -1;
     *has = 1;
@@ -610,10 +609,9 @@ static int add_seq(struct pl_query *q, uint64_t *field, unsigned bit, const char
      * fresh server sends it; before=0 would select nothing */
     int zero_ok = field == &q->after;
     if (parse_uint(value, UINT64_MAX, &v) || (v == 0 && !zero_ok))
-        return fail_value(err, key,
-                          zero_ok ? "an integer (a record's Seq)"
-                                  : "a positive integer (a record's Seq)",
-                          value);
+        return fail_value(
+            err, key,
+            zero_ok ? "an integer (a record's Seq)" : "a positive integer (a record's Seq)", value);
     if (once(q, bit, *field == v, key, value, err))
         return -1;
     *field = v;

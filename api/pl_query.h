@@ -30,25 +30,24 @@ struct pl_query {
     char prefix[PL_QUERY_MAX_PREFIXES][PL_RECORD_PREFIX_MAX];
     size_t n_prefix;
     char action[PL_RECORD_ACTION_MAX]; /* "" any; "allowed" or "blocked" */
-    int proto;                /* -1 any; else the protocol number */
-    struct pl_query_cidr ip[PL_QUERY_MAX_ADDRS], src[PL_QUERY_MAX_ADDRS],
-        dst[PL_QUERY_MAX_ADDRS];
+    int proto;                         /* -1 any; else the protocol number */
+    struct pl_query_cidr ip[PL_QUERY_MAX_ADDRS], src[PL_QUERY_MAX_ADDRS], dst[PL_QUERY_MAX_ADDRS];
     size_t n_ip, n_src, n_dst;
-    int port, sport, dport;   /* -1 any */
+    int port, sport, dport;           /* -1 any */
     char iface[PL_RECORD_IFNAME_MAX]; /* "" any */
     int has_since, has_until;
-    int64_t since_sec, until_sec;    /* inclusive bounds */
+    int64_t since_sec, until_sec; /* inclusive bounds */
     uint32_t since_nsec, until_nsec;
     /* "now" of relative times (since=5m: 5 minutes before it): the
      * wall-clock time of pl_query_init; tests may set it */
     int64_t now_sec;
     uint32_t now_nsec;
-    unsigned limit;           /* 1..PL_QUERY_LIMIT_MAX */
-    uint64_t before, after;   /* 0: none */
-    int ascending;            /* order=asc */
-    int has_backlog;          /* stream only */
+    unsigned limit;         /* 1..PL_QUERY_LIMIT_MAX */
+    uint64_t before, after; /* 0: none */
+    int ascending;          /* order=asc */
+    int has_backlog;        /* stream only */
     unsigned backlog;
-    unsigned given;           /* single-valued parameters seen (pl_query's own) */
+    unsigned given; /* single-valued parameters seen (pl_query's own) */
     /* host=: records' "Host" (--from-nats), any of these, exactly */
     char host[PL_QUERY_MAX_HOSTS][PL_RECORD_HOST_MAX];
     size_t n_host;

@@ -34,9 +34,9 @@
 #include <errno.h>
 #include <json-c/json.h>
 #include <libwebsockets.h>
-#include <pthread.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -122,11 +122,11 @@ struct pl_stream {
 /* One client: libwebsockets' per-session data, zeroed when allocated. */
 struct client {
     struct pl_query query;
-    uint64_t cursor;     /* the Seq of the next record to consider */
-    int counted;         /* in pl_stream.clients */
-    int auth_pending;    /* nothing is sent before the token */
-    int waiting;         /* in pl_stream.unauthed, its deadline scheduled */
-    struct lws *wsi;     /* for the deadline */
+    uint64_t cursor;  /* the Seq of the next record to consider */
+    int counted;      /* in pl_stream.clients */
+    int auth_pending; /* nothing is sent before the token */
+    int waiting;      /* in pl_stream.unauthed, its deadline scheduled */
+    struct lws *wsi;  /* for the deadline */
     lws_sorted_usec_list_t deadline;
     unsigned close_code; /* closing with this at the next writeable */
     char close_reason[100];
@@ -499,10 +499,8 @@ static int send_records(struct pl_stream *s, struct lws *wsi, struct client *c)
  * contract says, rather than dropped without a close frame. */
 static void deadline_passed(lws_sorted_usec_list_t *sul)
 {
-    struct client *c =
-        (struct client *)(void *)((char *)sul - offsetof(struct client, deadline));
-    close_with(c->wsi, c, LWS_CLOSE_STATUS_POLICY_VIOLATION,
-               "no {\"token\": ...} message in time");
+    struct client *c = (struct client *)(void *)((char *)sul - offsetof(struct client, deadline));
+    close_with(c->wsi, c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "no {\"token\": ...} message in time");
 }
 
 static void stop_waiting(struct pl_stream *s, struct client *c)
@@ -775,8 +773,8 @@ int pl_stream_start(struct pl_stream **out, const struct pl_stream_config *cfg, 
      * the process limit lws finds a socket's wsi by a linear search, so a
      * large client limit keeps lws' default table (one pointer per possible
      * descriptor) instead. */
-    unsigned fds = (s->max_clients ? s->max_clients : 4096) + s->max_unauthed +
-                   PL_STREAM_PENDING_MAX + 16;
+    unsigned fds =
+        (s->max_clients ? s->max_clients : 4096) + s->max_unauthed + PL_STREAM_PENDING_MAX + 16;
     info.fd_limit_per_thread = fds <= 4096 ? fds : 0;
     s->context = lws_create_context(&info);
     if (!s->context) {

@@ -36,13 +36,13 @@ struct pl_upgrade;
 
 struct pl_stream_config {
     struct pl_history *history;
-    const char *token;    /* "" or NULL: no token needed; copied */
-    unsigned max_clients; /* 0: no limit */
-    unsigned ping_secs;   /* 0: PL_STREAM_PING_SECS */
-    unsigned hangup_secs; /* 0: PL_STREAM_HANGUP_SECS; raised to ping_secs + 1 */
-    unsigned auth_secs;   /* 0: PL_STREAM_AUTH_SECS */
+    const char *token;     /* "" or NULL: no token needed; copied */
+    unsigned max_clients;  /* 0: no limit */
+    unsigned ping_secs;    /* 0: PL_STREAM_PING_SECS */
+    unsigned hangup_secs;  /* 0: PL_STREAM_HANGUP_SECS; raised to ping_secs + 1 */
+    unsigned auth_secs;    /* 0: PL_STREAM_AUTH_SECS */
     unsigned max_unauthed; /* 0: PL_STREAM_UNAUTH_MAX; they do not count in max_clients */
-    size_t head_max;      /* largest request head to accept; 0: 16384 */
+    size_t head_max;       /* largest request head to accept; 0: 16384 */
 };
 
 struct pl_stream;

@@ -37,8 +37,7 @@ static int is_space(char c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
 }
 
-int pl_token_read_file(const char *path, char token[PL_TOKEN_MAX + 1], char *why,
-                       size_t why_len)
+int pl_token_read_file(const char *path, char token[PL_TOKEN_MAX + 1], char *why, size_t why_len)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {

@@ -18,7 +18,6 @@ int pl_token_take(const char *text, size_t n, char token[PL_TOKEN_MAX + 1], char
                   size_t why_len);
 /* Reads the token that the file at path holds (white space around it
  * dropped) into token. Returns 0, or -1 with why filled (naming path). */
-int pl_token_read_file(const char *path, char token[PL_TOKEN_MAX + 1], char *why,
-                       size_t why_len);
+int pl_token_read_file(const char *path, char token[PL_TOKEN_MAX + 1], char *why, size_t why_len);
 
 #endif

@@ -25,8 +25,8 @@ void pl_dns_write(struct pl_json *w, const uint8_t *msg, size_t len);
 
 /* Called once per A or AAAA answer: the owner name as dotted text (not NUL
  * terminated), the 4- or 16-byte address, and the TTL. */
-typedef void (*pl_dns_answer_fn)(void *ctx, const char *name, size_t name_len,
-                                 const uint8_t *addr, size_t addr_len, uint32_t ttl);
+typedef void (*pl_dns_answer_fn)(void *ctx, const char *name, size_t name_len, const uint8_t *addr,
+                                 size_t addr_len, uint32_t ttl);
 
 /* Visits the A and AAAA records of the answer section of a response
  * (QR set). Returns how many it visited, or -1 if the message is malformed. */

@@ -396,8 +396,7 @@ _Static_assert(sizeof(b64_pairs) == 64 * 64 * 2 + 1, "every pair of base64 digit
 
 size_t pl_json_base64(char *out, const uint8_t *p, size_t n)
 {
-    static const char b64[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     char *o = out;
     size_t i = 0;
     for (; i + 3 <= n; i += 3) {

@@ -16,11 +16,11 @@
 #include <stdint.h>
 
 struct pl_json {
-    char *buf;    /* NUL-terminated text, owned by the writer */
-    size_t len;   /* bytes written, NUL excluded */
+    char *buf;  /* NUL-terminated text, owned by the writer */
+    size_t len; /* bytes written, NUL excluded */
     size_t cap;
-    int sep;      /* a ',' is due before the next key or array element */
-    int failed;   /* an allocation failed; the text is incomplete */
+    int sep;    /* a ',' is due before the next key or array element */
+    int failed; /* an allocation failed; the text is incomplete */
 };
 
 /* Initialises an empty writer (no allocation yet). */

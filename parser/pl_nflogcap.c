@@ -149,8 +149,7 @@ int pl_nflogcap_parse(struct pl_nflog_frame *f, const uint8_t *frame, size_t len
             has_hwlen = 1;
             hwlen = pl_get_be16(value);
             break;
-        default:
-            break; /* mark, uid, gid, conntrack, ...: not in a record */
+        default: break; /* mark, uid, gid, conntrack, ...: not in a record */
         }
         /* values are padded to 4 bytes; the last one may lack its padding */
         size_t step = (tlv_len + 3) & ~(size_t)3;

@@ -20,29 +20,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PL_NFLOGCAP_LINKTYPE 239 /* DLT_NFLOG */
+#define PL_NFLOGCAP_LINKTYPE 239   /* DLT_NFLOG */
 #define PL_NFLOGCAP_PREFIX_MAX 128 /* the kernel's NF_LOG_PREFIXLEN */
 
 struct pl_nflog_frame {
-    uint8_t family;         /* AF_INET, AF_INET6, AF_BRIDGE ... */
+    uint8_t family; /* AF_INET, AF_INET6, AF_BRIDGE ... */
     uint16_t group;
-    uint16_t hw_protocol;   /* ethertype, 0 when absent */
+    uint16_t hw_protocol; /* ethertype, 0 when absent */
     uint8_t hook;
     uint32_t indev, outdev;         /* interface indexes, 0 when absent */
     uint32_t physindev, physoutdev; /* bridge ports, 0 when absent */
     int has_hwtype;
-    uint16_t hwtype;                /* ARPHRD_* */
-    const uint8_t *hwheader;        /* NULL when absent */
+    uint16_t hwtype;         /* ARPHRD_* */
+    const uint8_t *hwheader; /* NULL when absent */
     size_t hwheader_len;
     int has_timestamp;
     int64_t ts_sec;
     uint32_t ts_nsec;
     int has_seq;
-    uint32_t seq;                   /* the group's sequence number (NFULNL_CFG_F_SEQ) */
+    uint32_t seq;                        /* the group's sequence number (NFULNL_CFG_F_SEQ) */
     char prefix[PL_NFLOGCAP_PREFIX_MAX]; /* "" when none; cut to fit */
-    const uint8_t *payload;         /* the network-layer packet; never NULL */
+    const uint8_t *payload;              /* the network-layer packet; never NULL */
     size_t payload_len;
-    int payload_cut;                /* the capture holds fewer bytes than the payload had */
+    int payload_cut; /* the capture holds fewer bytes than the payload had */
 };
 
 /* Parses frame (len bytes, as captured) into f. Every TLV is checked for

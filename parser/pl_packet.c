@@ -19,17 +19,16 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "pl_bytes.h"
 #include "pl_dhcp.h"
 #include "pl_dns.h"
-#include "pl_bytes.h"
 #include "pl_json.h"
 
 enum {
     NEXT_NONE = -1, /* stop: a layer type the walk does not decode */
 };
 
-static int fail(struct pl_packet *pkt, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+static int fail(struct pl_packet *pkt, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static int fail(struct pl_packet *pkt, const char *fmt, ...)
 {
@@ -74,8 +73,17 @@ static int udp_port_layer(uint16_t port)
     case 53: return PL_LAYER_DNS;
     case 67:
     case 68: return PL_LAYER_DHCPV4;
-    case 123: case 4789: case 546: case 547: case 5060: case 6343: case 6081:
-    case 3784: case 2152: case 623: case 1812: return NEXT_NONE;
+    case 123:
+    case 4789:
+    case 546:
+    case 547:
+    case 5060:
+    case 6343:
+    case 6081:
+    case 3784:
+    case 2152:
+    case 623:
+    case 1812: return NEXT_NONE;
     default: return -2; /* plain payload: try the other port */
     }
 }
@@ -84,8 +92,16 @@ static int tcp_port_layer(uint16_t port)
 {
     switch (port) {
     case 53: return PL_LAYER_DNS;
-    case 443: case 502: case 636: case 989: case 990: case 992: case 993: case 994:
-    case 995: case 5061: return NEXT_NONE;
+    case 443:
+    case 502:
+    case 636:
+    case 989:
+    case 990:
+    case 992:
+    case 993:
+    case 994:
+    case 995:
+    case 5061: return NEXT_NONE;
     default: return -2;
     }
 }
@@ -491,16 +507,16 @@ static void write_base(struct pl_json *w, const struct pl_packet *pkt, const str
 }
 
 /* macros, not functions: the key's length stays a compile-time constant */
-#define key_uint(w, key, value)                                                                   \
-    do {                                                                                          \
-        pl_json_key(w, key);                                                                      \
-        pl_json_uint(w, value);                                                                   \
+#define key_uint(w, key, value)                                                                    \
+    do {                                                                                           \
+        pl_json_key(w, key);                                                                       \
+        pl_json_uint(w, value);                                                                    \
     } while (0)
 
-#define key_bool(w, key, value)                                                                   \
-    do {                                                                                          \
-        pl_json_key(w, key);                                                                      \
-        pl_json_bool(w, value);                                                                   \
+#define key_bool(w, key, value)                                                                    \
+    do {                                                                                           \
+        pl_json_key(w, key);                                                                       \
+        pl_json_bool(w, value);                                                                    \
     } while (0)
 
 /* "Options" and "Padding" of IPv4 and TCP, which gopacket shapes alike:

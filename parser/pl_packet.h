@@ -29,15 +29,15 @@ enum pl_layer {
 
 /* What NFLOG says of a packet, beside its bytes. Strings are borrowed. */
 struct pl_meta {
-    const char *prefix;  /* as the kernel gave it ("wan:in "); NULL: "" */
-    const char *action;  /* the group's action ("allowed"); NULL: "" */
-    const char *indev;   /* interface names; NULL or "" for none */
+    const char *prefix; /* as the kernel gave it ("wan:in "); NULL: "" */
+    const char *action; /* the group's action ("allowed"); NULL: "" */
+    const char *indev;  /* interface names; NULL or "" for none */
     const char *outdev;
-    int has_hwtype;      /* the kernel sent a hardware type */
-    uint16_t hwtype;     /* ARPHRD_*: 1 Ethernet, 772 loopback */
+    int has_hwtype;          /* the kernel sent a hardware type */
+    uint16_t hwtype;         /* ARPHRD_*: 1 Ethernet, 772 loopback */
     const uint8_t *hwheader; /* the hardware header, if any */
     size_t hwheader_len;
-    int64_t ts_sec;      /* the kernel's timestamp, else the time of receipt */
+    int64_t ts_sec; /* the kernel's timestamp, else the time of receipt */
     uint32_t ts_nsec;
     /* The copy range the bytes were taken with (NFLOG's, or a capture's
      * snaplen): a packet of this many bytes or more whose IP header does not
@@ -52,15 +52,15 @@ struct pl_span {
     uint32_t payload_off; /* start of Payload */
     uint32_t payload_len; /* length of Payload */
     uint8_t present;
-    uint8_t payload_nil;  /* Go's Payload is nil (null), not empty ("") */
+    uint8_t payload_nil; /* Go's Payload is nil (null), not empty ("") */
 };
 
 /* The fields filters need, copied out of the packet (no borrowed pointers). */
 struct pl_summary {
-    uint8_t family;   /* 4 or 6 for the record's IP layer; 0: none decoded */
-    uint8_t proto;    /* transport protocol number; 0 when none known */
+    uint8_t family; /* 4 or 6 for the record's IP layer; 0: none decoded */
+    uint8_t proto;  /* transport protocol number; 0 when none known */
     uint8_t has_ports;
-    uint8_t src[16];  /* IPv4 addresses use the first 4 bytes */
+    uint8_t src[16]; /* IPv4 addresses use the first 4 bytes */
     uint8_t dst[16];
     uint16_t sport, dport;
 };
@@ -101,7 +101,7 @@ int pl_packet_not_ip(struct pl_packet *pkt, const uint8_t *data, size_t len, uin
  * and Length when the bytes are fewer than the packet had (Length only when
  * the IP header gives it: pkt->ip_length; see meta->snaplen), and Error. */
 void pl_packet_write_record(struct pl_json *w, const struct pl_packet *pkt,
-                            const struct pl_meta *meta, uint64_t seq,
-                            const char *domain_src, const char *domain_dst);
+                            const struct pl_meta *meta, uint64_t seq, const char *domain_src,
+                            const char *domain_dst);
 
 #endif

@@ -7,7 +7,7 @@ set -eu
 build="build-essential cmake pkg-config
   libnetfilter-log-dev libmicrohttpd-dev libwebsockets-dev libjson-c-dev
   libpcap-dev libnftables-dev zlib1g-dev nftables iproute2 libcmocka-dev libnats-dev"
-test="clang libclang-rt-14-dev
+test="clang clang-format libclang-rt-14-dev
   golang-go golang-github-google-gopacket-dev
   python3 python3-pytest python3-websockets python3-requests python3-scapy
   tcpdump iputils-ping jq curl procps ulogd2 ulogd2-json valgrind chromium

@@ -19,6 +19,11 @@ step() { printf '\n=== %s\n' "$*"; }
 step "dependencies"
 scripts/install-deps.sh --test
 
+step "layout: every C file as .clang-format has it"
+find base parser store api server tools tests bench -name '*.[ch]' -print0 |
+  xargs -0 clang-format --dry-run -Werror
+echo "clang-format: every file formatted"
+
 step "build (warnings are errors) and unit + parity tests"
 cmake -S . -B build -DPL_WERROR=ON >/dev/null
 cmake --build build -j "$jobs"

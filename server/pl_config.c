@@ -23,8 +23,8 @@
 #endif
 
 struct option_spec {
-    const char *flag;   /* without the leading -- */
-    const char *env;    /* PACKET_LOGS_... */
+    const char *flag; /* without the leading -- */
+    const char *env;  /* PACKET_LOGS_... */
     int takes_value;
     const char *value_name;
     const char *default_text;
@@ -202,31 +202,31 @@ static int apply_group(struct pl_config *cfg, const char *value, char *why, size
     return pl_config_parse_groups(&cfg->nflog, value, why, why_len);
 }
 
-#define NUMBER_OPTION(fn, field, type, min, max, what)                                           \
-    static int fn(struct pl_config *cfg, const char *value, char *why, size_t why_len)           \
-    {                                                                                            \
-        uint64_t n;                                                                              \
-        if (parse_number(value, min, max, &n) < 0) {                                             \
-            snprintf(why, why_len, "%s must be a number from %llu to %llu, got \"%s\"", what,    \
-                     (unsigned long long)(min), (unsigned long long)(max), value);               \
-            return -1;                                                                           \
-        }                                                                                        \
-        cfg->field = (type)n;                                                                    \
-        return 0;                                                                                \
+#define NUMBER_OPTION(fn, field, type, min, max, what)                                             \
+    static int fn(struct pl_config *cfg, const char *value, char *why, size_t why_len)             \
+    {                                                                                              \
+        uint64_t n;                                                                                \
+        if (parse_number(value, min, max, &n) < 0) {                                               \
+            snprintf(why, why_len, "%s must be a number from %llu to %llu, got \"%s\"", what,      \
+                     (unsigned long long)(min), (unsigned long long)(max), value);                 \
+            return -1;                                                                             \
+        }                                                                                          \
+        cfg->field = (type)n;                                                                      \
+        return 0;                                                                                  \
     }
 
-#define SIZE_OPTION(fn, field, type, min, max, what)                                             \
-    static int fn(struct pl_config *cfg, const char *value, char *why, size_t why_len)           \
-    {                                                                                            \
-        uint64_t n;                                                                              \
-        if (pl_config_parse_size(value, min, max, &n) < 0) {                                     \
-            snprintf(why, why_len,                                                               \
-                     "%s must be a size from %llu to %llu bytes (K, M, G suffixes), got \"%s\"", \
-                     what, (unsigned long long)(min), (unsigned long long)(max), value);         \
-            return -1;                                                                           \
-        }                                                                                        \
-        cfg->field = (type)n;                                                                    \
-        return 0;                                                                                \
+#define SIZE_OPTION(fn, field, type, min, max, what)                                               \
+    static int fn(struct pl_config *cfg, const char *value, char *why, size_t why_len)             \
+    {                                                                                              \
+        uint64_t n;                                                                                \
+        if (pl_config_parse_size(value, min, max, &n) < 0) {                                       \
+            snprintf(why, why_len,                                                                 \
+                     "%s must be a size from %llu to %llu bytes (K, M, G suffixes), got \"%s\"",   \
+                     what, (unsigned long long)(min), (unsigned long long)(max), value);           \
+            return -1;                                                                             \
+        }                                                                                          \
+        cfg->field = (type)n;                                                                      \
+        return 0;                                                                                  \
     }
 
 NUMBER_OPTION(apply_qthreshold, nflog.qthreshold, uint32_t, 1, 65535, "the batch threshold")
@@ -277,8 +277,8 @@ static int apply_allowed_host(struct pl_config *cfg, const char *value, char *wh
         }
         for (char *c = host; *c; c++) {
             if (!isalnum((unsigned char)*c) && !strchr(".-_:*", *c)) {
-                snprintf(why, why_len,
-                         "\"%s\" is not a host name or address (no port, no scheme)", item);
+                snprintf(why, why_len, "\"%s\" is not a host name or address (no port, no scheme)",
+                         item);
                 return -1;
             }
             *c = (char)tolower((unsigned char)*c);
@@ -378,8 +378,7 @@ static int apply_web_root(struct pl_config *cfg, const char *value, char *why, s
  * later ones add to it. */
 static int cors_replaced;
 
-static int apply_cors_origin(struct pl_config *cfg, const char *value, char *why,
-                             size_t why_len)
+static int apply_cors_origin(struct pl_config *cfg, const char *value, char *why, size_t why_len)
 {
     if (!cors_replaced) {
         cfg->cors_origins[0] = '\0';

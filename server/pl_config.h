@@ -17,26 +17,26 @@
 #define PL_CONFIG_ALLOWED_HOSTS_MAX 16
 
 struct pl_config {
-    char listen_host[64];   /* numeric address: "127.0.0.1", "::" */
+    char listen_host[64]; /* numeric address: "127.0.0.1", "::" */
     uint16_t listen_port;
-    int listen_loopback;    /* the address is a loopback one */
+    int listen_loopback; /* the address is a loopback one */
     struct pl_nflog_config nflog;
     size_t history_records;
     size_t history_bytes;
-    size_t dns_cache;       /* RecentDomain entries */
+    size_t dns_cache;             /* RecentDomain entries */
     char token[PL_TOKEN_MAX + 1]; /* "" when none */
     int insecure_no_auth;
-    int rules;              /* install SPR's log rules (--rules) */
-    int log_own_traffic;    /* log segments of our own connections too */
-    char wanif[32];         /* WANIF for --rules, from the environment */
-    unsigned max_clients;   /* WebSocket stream clients */
+    int rules;                /* install SPR's log rules (--rules) */
+    int log_own_traffic;      /* log segments of our own connections too */
+    char wanif[32];           /* WANIF for --rules, from the environment */
+    unsigned max_clients;     /* WebSocket stream clients */
     unsigned max_connections; /* HTTP connections */
     unsigned head_timeout_ms; /* a request head must arrive within it */
-    unsigned max_pending;   /* connections whose request has not arrived */
+    unsigned max_pending;     /* connections whose request has not arrived */
     unsigned max_per_address; /* connections of one client address */
     char allowed_hosts[PL_CONFIG_ALLOWED_HOSTS_MAX][256]; /* Host names also served */
     size_t n_allowed_hosts;
-    char web_root[256];     /* serve web/ from here instead of the binary */
+    char web_root[256];      /* serve web/ from here instead of the binary */
     char cors_origins[1024]; /* origins allowed by CORS, comma-separated; "" none */
     int quiet;
     /* NATS JetStream (DESIGN.md section 8); nats_servers "" when off */

@@ -32,31 +32,30 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: packet_logs decode [options] FILE.pcap\n"
-            "\n"
-            "Decodes every IPv4/IPv6 packet of a capture (pcap or pcapng; Ethernet or\n"
-            "raw IP) into packet_logs' JSON record and prints one record per line.\n"
-            "\n"
-            "An NFLOG capture (link type 239: tcpdump -i nflog:0,1 -w FILE) gives each\n"
-            "record what the kernel logged with it, as the server does: Prefix, Action\n"
-            "(from the group, mapped by --group), InDev/OutDev (interface indexes named\n"
-            "on this machine, as the server names them; \"\" when unknown here), the\n"
-            "hardware header and the kernel's timestamp (else the capture's); so a\n"
-            "capture taken beside the server gives its records, apart from Seq.\n"
-            "GET /packet_logs.pcap exports records as such a capture.\n"
-            "\n"
-            "  --prefix TEXT   the record's Prefix (default \"lan:in \"; not NFLOG)\n"
-            "  --action TEXT   the record's Action (default \"allowed\"; not NFLOG)\n"
-            "  --indev NAME    the record's InDev (default \"eth0\"; not NFLOG)\n"
-            "  --outdev NAME   the record's OutDev (default \"\"; not NFLOG)\n"
-            "  --group N:ACTION  NFLOG: the Action of group N's records, as the server's\n"
-            "                  --group (repeatable or comma-separated; default\n"
-            "                  \"0:allowed,1:blocked\"; a group not given: 1 blocked,\n"
-            "                  others allowed)\n"
-            "  --seq           number the records (Seq from 1)\n"
-            "  --repeat N      decode the capture N times (benchmarks); print the last\n"
-            "  -h, --help      this help\n");
+    fprintf(out, "usage: packet_logs decode [options] FILE.pcap\n"
+                 "\n"
+                 "Decodes every IPv4/IPv6 packet of a capture (pcap or pcapng; Ethernet or\n"
+                 "raw IP) into packet_logs' JSON record and prints one record per line.\n"
+                 "\n"
+                 "An NFLOG capture (link type 239: tcpdump -i nflog:0,1 -w FILE) gives each\n"
+                 "record what the kernel logged with it, as the server does: Prefix, Action\n"
+                 "(from the group, mapped by --group), InDev/OutDev (interface indexes named\n"
+                 "on this machine, as the server names them; \"\" when unknown here), the\n"
+                 "hardware header and the kernel's timestamp (else the capture's); so a\n"
+                 "capture taken beside the server gives its records, apart from Seq.\n"
+                 "GET /packet_logs.pcap exports records as such a capture.\n"
+                 "\n"
+                 "  --prefix TEXT   the record's Prefix (default \"lan:in \"; not NFLOG)\n"
+                 "  --action TEXT   the record's Action (default \"allowed\"; not NFLOG)\n"
+                 "  --indev NAME    the record's InDev (default \"eth0\"; not NFLOG)\n"
+                 "  --outdev NAME   the record's OutDev (default \"\"; not NFLOG)\n"
+                 "  --group N:ACTION  NFLOG: the Action of group N's records, as the server's\n"
+                 "                  --group (repeatable or comma-separated; default\n"
+                 "                  \"0:allowed,1:blocked\"; a group not given: 1 blocked,\n"
+                 "                  others allowed)\n"
+                 "  --seq           number the records (Seq from 1)\n"
+                 "  --repeat N      decode the capture N times (benchmarks); print the last\n"
+                 "  -h, --help      this help\n");
 }
 
 /* What every round of the command shares. */
@@ -64,8 +63,8 @@ struct decode {
     const char *path;
     struct pl_meta meta; /* the options' record fields (Ethernet and raw IP) */
     int numbered;
-    uint64_t seq;        /* the last Seq given (Ethernet and raw IP) */
-    int print;           /* this round's records are printed (the last round) */
+    uint64_t seq; /* the last Seq given (Ethernet and raw IP) */
+    int print;    /* this round's records are printed (the last round) */
     struct pl_json w;
     struct pl_nflog_config groups; /* NFLOG: group -> Action */
     struct pl_domains *domains;    /* NFLOG: the DNS-answer cache, as the server's */
@@ -261,16 +260,20 @@ static int decode_file(struct decode *d)
 int pl_decode_main(int argc, char **argv)
 {
     static const struct option options[] = {
-        {"prefix", required_argument, NULL, 'p'}, {"action", required_argument, NULL, 'a'},
-        {"indev", required_argument, NULL, 'i'},  {"outdev", required_argument, NULL, 'o'},
-        {"seq", no_argument, NULL, 's'},          {"repeat", required_argument, NULL, 'r'},
-        {"group", required_argument, NULL, 'g'},  {"help", no_argument, NULL, 'h'},
+        {"prefix", required_argument, NULL, 'p'},
+        {"action", required_argument, NULL, 'a'},
+        {"indev", required_argument, NULL, 'i'},
+        {"outdev", required_argument, NULL, 'o'},
+        {"seq", no_argument, NULL, 's'},
+        {"repeat", required_argument, NULL, 'r'},
+        {"group", required_argument, NULL, 'g'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     static struct decode d;
     memset(&d, 0, sizeof(d));
-    d.meta = (struct pl_meta){
-        .prefix = "lan:in ", .action = "allowed", .indev = "eth0", .outdev = ""};
+    d.meta =
+        (struct pl_meta){.prefix = "lan:in ", .action = "allowed", .indev = "eth0", .outdev = ""};
     int groups_given = 0;
     long repeat = 1;
     int opt;

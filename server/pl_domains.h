@@ -26,8 +26,8 @@ void pl_domains_free(struct pl_domains *d);
  * was known of addr. A TTL of 0 or an empty name forgets it. When the table
  * is full, an expired entry is reused, else the least recently learned one.
  * Copies name: the caller keeps it. */
-void pl_domains_learn(struct pl_domains *d, const uint8_t *addr, size_t addr_len,
-                      const char *name, size_t name_len, uint32_t ttl, int64_t now);
+void pl_domains_learn(struct pl_domains *d, const uint8_t *addr, size_t addr_len, const char *name,
+                      size_t name_len, uint32_t ttl, int64_t now);
 
 /* Copies the domain of addr into out (NUL-terminated, at most size-1 bytes)
  * when known and not expired at now. Returns its length, 0 when unknown. */

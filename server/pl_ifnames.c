@@ -379,7 +379,8 @@ int pl_ifnames_open(struct pl_ifnames **out, char *err, size_t errlen)
     int size = RCVBUF_SIZE;
     if (setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size)) < 0) {
         rc = -errno;
-        pl_log_set_err(err, errlen, "SO_RCVBUF %d on the RTNETLINK socket: %s", size, strerror(-rc));
+        pl_log_set_err(err, errlen, "SO_RCVBUF %d on the RTNETLINK socket: %s", size,
+                       strerror(-rc));
         goto fail;
     }
     struct sockaddr_nl local = {.nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK};
@@ -409,7 +410,8 @@ int pl_ifnames_open(struct pl_ifnames **out, char *err, size_t errlen)
         long left = OPEN_TIMEOUT_MS - elapsed_ms(&start);
         if (left <= 0) {
             rc = -ETIMEDOUT;
-            pl_log_set_err(err, errlen, "the kernel did not list the links within %d ms", OPEN_TIMEOUT_MS);
+            pl_log_set_err(err, errlen, "the kernel did not list the links within %d ms",
+                           OPEN_TIMEOUT_MS);
             goto fail;
         }
         struct pollfd pfd = {.fd = c->fd, .events = POLLIN};

@@ -113,8 +113,8 @@ static int check_config(const struct pl_nflog_config *cfg, char *err, size_t err
         return -EINVAL;
     }
     if (cfg->n_groups > PL_NFLOG_MAX_GROUPS) {
-        pl_log_set_err(err, errlen, "%zu NFLOG groups configured, at most %d are supported", cfg->n_groups,
-                PL_NFLOG_MAX_GROUPS);
+        pl_log_set_err(err, errlen, "%zu NFLOG groups configured, at most %d are supported",
+                       cfg->n_groups, PL_NFLOG_MAX_GROUPS);
         return -EINVAL;
     }
     for (size_t i = 0; i < cfg->n_groups; i++) {
@@ -122,7 +122,7 @@ static int check_config(const struct pl_nflog_config *cfg, char *err, size_t err
         size_t len = strnlen(g->action, sizeof(g->action));
         if (len == 0 || len == sizeof(g->action)) {
             pl_log_set_err(err, errlen, "group %u: the action must be 1 to %zu characters",
-                    (unsigned)g->group, sizeof(g->action) - 1);
+                           (unsigned)g->group, sizeof(g->action) - 1);
             return -EINVAL;
         }
         for (size_t j = 0; j < i; j++) {
@@ -156,12 +156,13 @@ static int set_rcvbuf(struct pl_nflog *n, uint32_t want, char *err, size_t errle
             int e = errno;
             if (e != EPERM) {
                 pl_log_set_err(err, errlen, "SO_RCVBUFFORCE %d on the NFLOG socket: %s", size,
-                        strerror(e));
+                               strerror(e));
                 return -e;
             }
             if (setsockopt(n->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size)) < 0) {
                 e = errno;
-                pl_log_set_err(err, errlen, "SO_RCVBUF %d on the NFLOG socket: %s", size, strerror(e));
+                pl_log_set_err(err, errlen, "SO_RCVBUF %d on the NFLOG socket: %s", size,
+                               strerror(e));
                 return -e;
             }
         }
@@ -195,9 +196,9 @@ static int bind_group(struct pl_nflog *n, size_t i, char *err, size_t errlen)
          * bound just before), and EBUSY when this socket holds it. */
         if (e == EPERM || e == EBUSY) {
             pl_log_set_err(err, errlen,
-                    "group %u is bound by another process (ulogd or another packet_logs?): "
-                    "stop it or choose another group",
-                    group);
+                           "group %u is bound by another process (ulogd or another packet_logs?): "
+                           "stop it or choose another group",
+                           group);
             return -EBUSY;
         }
         pl_log_set_err(err, errlen, "binding NFLOG group %u: %s", group, strerror(e));
@@ -214,21 +215,21 @@ static int bind_group(struct pl_nflog *n, size_t i, char *err, size_t errlen)
     if (nflog_set_mode(slot->gh, NFULNL_COPY_PACKET, range) < 0) {
         int e = errno_or(EINVAL);
         pl_log_set_err(err, errlen, "NFLOG group %u: copy mode packet, range %u: %s", group,
-                (unsigned)range, strerror(e));
+                       (unsigned)range, strerror(e));
         return -e;
     }
     errno = 0;
     if (nflog_set_qthresh(slot->gh, n->cfg.qthreshold) < 0) {
         int e = errno_or(EINVAL);
         pl_log_set_err(err, errlen, "NFLOG group %u: queue threshold %u: %s", group,
-                (unsigned)n->cfg.qthreshold, strerror(e));
+                       (unsigned)n->cfg.qthreshold, strerror(e));
         return -e;
     }
     errno = 0;
     if (nflog_set_timeout(slot->gh, timeout_ticks(n->cfg.qtimeout_ms)) < 0) {
         int e = errno_or(EINVAL);
         pl_log_set_err(err, errlen, "NFLOG group %u: flush timeout %u ms: %s", group,
-                (unsigned)n->cfg.qtimeout_ms, strerror(e));
+                       (unsigned)n->cfg.qtimeout_ms, strerror(e));
         return -e;
     }
     /* The group's sequence numbers: the kernel numbers every packet it
@@ -290,10 +291,10 @@ int pl_nflog_open(struct pl_nflog **out, const struct pl_nflog_config *cfg, char
             rc = -errno_or(EINVAL);
             if (rc == -EPERM)
                 pl_log_set_err(err, errlen, "binding NFLOG to %s: %s (needs CAP_NET_ADMIN)",
-                        family_name(families[i]), strerror(-rc));
+                               family_name(families[i]), strerror(-rc));
             else
                 pl_log_set_err(err, errlen, "binding NFLOG to %s: %s", family_name(families[i]),
-                        strerror(-rc));
+                               strerror(-rc));
             goto fail;
         }
     }

@@ -48,10 +48,10 @@ struct own_addr {
 
 struct pl_own {
     uint16_t port;
-    int wild4, wild6;         /* a wildcard listen address covers the family */
-    struct own_addr listen;   /* a specific listen address (family 0: none) */
-    int fd;                   /* address events; -1 for a specific address */
-    struct own_addr *addrs;   /* this host's addresses (wildcards only) */
+    int wild4, wild6;       /* a wildcard listen address covers the family */
+    struct own_addr listen; /* a specific listen address (family 0: none) */
+    int fd;                 /* address events; -1 for a specific address */
+    struct own_addr *addrs; /* this host's addresses (wildcards only) */
     size_t n_addrs;
     /* pl_own_set_client's, set from another thread: the port is stored
      * last and read first, 0 while there is none */

@@ -56,15 +56,16 @@ static int check_wanif(const char *wanif, char *err, size_t errlen)
     if (at < 0)
         return 0;
     if (at >= IFNAME_MAX)
-        pl_log_set_err(err, errlen, "WANIF: an interface name is at most %d characters", IFNAME_MAX);
+        pl_log_set_err(err, errlen, "WANIF: an interface name is at most %d characters",
+                       IFNAME_MAX);
     else if (wanif[0] == '.' && (wanif[1] == '\0' || strcmp(wanif, "..") == 0))
         pl_log_set_err(err, errlen, "WANIF: \"%s\" is not an interface name", wanif);
     else
         /* The value itself may hold quotes or newlines: name the byte only. */
         pl_log_set_err(err, errlen,
-                "WANIF: byte %d (0x%02x) is not allowed in an interface name "
-                "(letters, digits and . _ @ : + - only)",
-                at + 1, (unsigned char)wanif[at]);
+                       "WANIF: byte %d (0x%02x) is not allowed in an interface name "
+                       "(letters, digits and . _ @ : + - only)",
+                       at + 1, (unsigned char)wanif[at]);
     return -EINVAL;
 }
 

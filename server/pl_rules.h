@@ -18,8 +18,7 @@
  * and lan:out only. wanif must be an interface name: 1 to 15 of
  * [A-Za-z0-9._@:+-]. Returns its length, -EINVAL for a bad wanif, or
  * -ENOSPC. */
-int pl_rules_format(char *out, size_t size, const char *wanif, uint16_t group,
-                    uint16_t own_port);
+int pl_rules_format(char *out, size_t size, const char *wanif, uint16_t group, uint16_t own_port);
 
 /* Replaces the table with the rules of pl_rules_format, in one transaction.
  * Returns 0, -EINVAL with a message in err for a bad wanif, or a negative

@@ -6,8 +6,8 @@
  */
 #include "pl_server.h"
 
-#include <errno.h>
 #include <arpa/inet.h>
+#include <errno.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -30,8 +30,8 @@
 #include "pl_ifnames.h"
 #include "pl_ingest.h"
 #include "pl_json.h"
-#include "pl_metrics.h"
 #include "pl_log.h"
+#include "pl_metrics.h"
 #include "pl_nats.h"
 #include "pl_nflog.h"
 #include "pl_own.h"
@@ -52,7 +52,7 @@ struct server {
     struct pl_domains *domains;
     struct pl_ifnames *ifnames;
     struct pl_nflog *nflog;
-    struct pl_own *own;      /* NULL with --log-own-traffic */
+    struct pl_own *own; /* NULL with --log-own-traffic */
     struct pl_http *http;
     struct pl_stream *stream;
     struct pl_dispatch *dispatch; /* under dispatch_lock once started */
@@ -178,8 +178,8 @@ static void write_metrics(void *ctx, struct pl_json *out)
     char sample[160];
     pl_metrics_family(out, "packet_logs_build_info", "gauge",
                       "The version of packet_logs running (always 1).");
-    int n = snprintf(sample, sizeof(sample), "packet_logs_build_info{version=\"%s\"} 1\n",
-                     PL_VERSION);
+    int n =
+        snprintf(sample, sizeof(sample), "packet_logs_build_info{version=\"%s\"} 1\n", PL_VERSION);
     pl_json_raw(out, sample, (size_t)n < sizeof(sample) ? (size_t)n : 0);
     pl_metrics_family(out, "process_start_time_seconds", "gauge",
                       "Start time of the process since the Unix epoch in seconds.");
@@ -190,62 +190,63 @@ static void write_metrics(void *ctx, struct pl_json *out)
     if (s->ingest) /* none in a --from-nats server */
         pl_ingest_stats(s->ingest, &in);
     pl_metrics_uint(out, "packet_logs_records_received_total", "counter",
-           "Records made from NFLOG packets since start.", in.records);
+                    "Records made from NFLOG packets since start.", in.records);
     pl_prefixes_write_metrics(s->prefixes, out);
     pl_metrics_uint(out, "packet_logs_kernel_drops_total", "counter",
-           "Times the kernel dropped NFLOG messages for us (ENOBUFS).", st.kernel_drops);
+                    "Times the kernel dropped NFLOG messages for us (ENOBUFS).", st.kernel_drops);
     pl_metrics_uint(out, "packet_logs_kernel_lost_total", "counter",
-           "Packets logged by the kernel that never reached packet_logs (gaps in NFLOG "
-           "sequence numbers).",
-           st.kernel_lost);
+                    "Packets logged by the kernel that never reached packet_logs (gaps in NFLOG "
+                    "sequence numbers).",
+                    st.kernel_lost);
     pl_metrics_uint(out, "packet_logs_parse_errors_total", "counter",
-           "NFLOG messages or attributes that did not parse.", st.parse_errors);
+                    "NFLOG messages or attributes that did not parse.", st.parse_errors);
     pl_metrics_uint(out, "packet_logs_decode_errors_total", "counter",
-           "Records whose packet did not decode to the end (they carry Error).",
-           in.decode_errors);
+                    "Records whose packet did not decode to the end (they carry Error).",
+                    in.decode_errors);
     pl_metrics_uint(out, "packet_logs_out_of_memory_drops_total", "counter",
-           "Packets lost because a record could not be allocated.",
-           in.oom_drops);
+                    "Packets lost because a record could not be allocated.", in.oom_drops);
     pl_metrics_uint(out, "packet_logs_own_traffic_skipped_total", "counter",
-           "Packets of packet_logs' own connections (its listen port on this host) not "
-           "logged (--log-own-traffic keeps them).",
-           in.own_skipped);
-    pl_metrics_uint(out, "packet_logs_stream_clients", "gauge", "WebSocket stream clients connected.",
-           s->stream ? pl_stream_clients(s->stream) : 0);
+                    "Packets of packet_logs' own connections (its listen port on this host) not "
+                    "logged (--log-own-traffic keeps them).",
+                    in.own_skipped);
+    pl_metrics_uint(out, "packet_logs_stream_clients", "gauge",
+                    "WebSocket stream clients connected.",
+                    s->stream ? pl_stream_clients(s->stream) : 0);
     pl_metrics_uint(out, "packet_logs_stream_dropped_total", "counter",
-           "Records stream clients missed by falling behind the history.",
-           s->stream ? pl_stream_dropped_total(s->stream) : 0);
+                    "Records stream clients missed by falling behind the history.",
+                    s->stream ? pl_stream_dropped_total(s->stream) : 0);
     unsigned http = 0, pending = 0;
     pthread_mutex_lock(&s->dispatch_lock);
     if (s->dispatch)
         pl_dispatch_counts(s->dispatch, &http, &pending);
     pthread_mutex_unlock(&s->dispatch_lock);
     pl_metrics_uint(out, "packet_logs_http_connections", "gauge",
-           "HTTP connections open (counted against --max-connections).", http);
+                    "HTTP connections open (counted against --max-connections).", http);
     pl_metrics_uint(out, "packet_logs_pending_connections", "gauge",
-           "Connections whose request has not fully arrived (--max-pending).", pending);
+                    "Connections whose request has not fully arrived (--max-pending).", pending);
     pl_metrics_uint(out, "packet_logs_stream_unauthenticated_clients", "gauge",
-           "Stream clients that have not sent their token yet.",
-           s->stream ? pl_stream_unauthed(s->stream) : 0);
+                    "Stream clients that have not sent their token yet.",
+                    s->stream ? pl_stream_unauthed(s->stream) : 0);
     pl_metrics_uint(out, "packet_logs_dns_cache_entries", "gauge",
-           "Addresses remembered from DNS answers.",
-           in.dns_entries);
+                    "Addresses remembered from DNS answers.", in.dns_entries);
     if (s->nats) {
         struct pl_nats_stats ns;
         pl_nats_stats(s->nats, &ns);
         pl_metrics_uint(out, "packet_logs_nats_published_total", "counter",
-               "Records NATS JetStream acknowledged (--nats).", ns.published);
+                        "Records NATS JetStream acknowledged (--nats).", ns.published);
         pl_metrics_uint(out, "packet_logs_nats_lost_total", "counter",
-               "Records never published to NATS: evicted from the history while NATS was "
-               "unreachable, or refused.",
-               ns.lost);
+                        "Records never published to NATS: evicted from the history while NATS was "
+                        "unreachable, or refused.",
+                        ns.lost);
         pl_metrics_uint(out, "packet_logs_nats_connected", "gauge",
-               "1 while connected to a NATS server, else 0.", (unsigned long long)ns.connected);
+                        "1 while connected to a NATS server, else 0.",
+                        (unsigned long long)ns.connected);
         if (s->cfg->from_nats[0]) {
             pl_metrics_uint(out, "packet_logs_nats_followed_total", "counter",
-                   "Records read from the NATS stream (--from-nats).", ns.followed);
+                            "Records read from the NATS stream (--from-nats).", ns.followed);
             pl_metrics_uint(out, "packet_logs_nats_skipped_total", "counter",
-                   "Messages of the NATS stream that were not records (--from-nats).", ns.skipped);
+                            "Messages of the NATS stream that were not records (--from-nats).",
+                            ns.skipped);
         }
     }
 }
@@ -471,8 +472,7 @@ serve:;
     thread_started = !cfg->from_nats[0];
     if (cfg->rules) {
         if (pl_rules_install(cfg->wanif[0] ? cfg->wanif : NULL, cfg->nflog.groups[0].group,
-                             pl_dispatch_port(s.dispatch), err,
-                             sizeof(err)) < 0) {
+                             pl_dispatch_port(s.dispatch), err, sizeof(err)) < 0) {
             pl_log_error("--rules: %s", err);
             goto out;
         }
@@ -528,7 +528,7 @@ out:
         pl_log_error("removing the log rules: %s", err);
         status = 1;
     }
-    pl_http_stop(s.http); /* before the stream: /metrics reads its counters */
+    pl_http_stop(s.http);  /* before the stream: /metrics reads its counters */
     pl_nats_close(s.nats); /* before the history it reads */
     pl_stream_stop(s.stream);
     pl_nflog_close(s.nflog);
@@ -562,8 +562,7 @@ int pl_server_healthcheck(const struct pl_config *cfg)
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
         connect(fd, (struct sockaddr *)&ss, len) < 0) {
-        pl_log_error("cannot connect to %s port %u: %s", host, cfg->listen_port,
-                     strerror(errno));
+        pl_log_error("cannot connect to %s port %u: %s", host, cfg->listen_port, strerror(errno));
         if (fd >= 0)
             close(fd);
         return 1;
@@ -571,10 +570,10 @@ int pl_server_healthcheck(const struct pl_config *cfg)
     /* the address itself as Host: it passes the Host check whatever the
      * listen address */
     char request[160];
-    int rlen = snprintf(request, sizeof(request),
-                        "GET /healthz HTTP/1.1\r\nHost: %s%s%s\r\nConnection: close\r\n\r\n",
-                        ss.ss_family == AF_INET6 ? "[" : "", host,
-                        ss.ss_family == AF_INET6 ? "]" : "");
+    int rlen =
+        snprintf(request, sizeof(request),
+                 "GET /healthz HTTP/1.1\r\nHost: %s%s%s\r\nConnection: close\r\n\r\n",
+                 ss.ss_family == AF_INET6 ? "[" : "", host, ss.ss_family == AF_INET6 ? "]" : "");
     char reply[64] = "";
     ssize_t n = -1;
     if (rlen > 0 && (size_t)rlen < sizeof(request) &&

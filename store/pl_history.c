@@ -42,8 +42,8 @@ struct block_summary {
 
 struct pl_history {
     pthread_mutex_t lock;
-    struct pl_record **ring; /* cap slots, allocated once */
-    struct slot_keys *keys;  /* cap slots, beside the ring */
+    struct pl_record **ring;      /* cap slots, allocated once */
+    struct slot_keys *keys;       /* cap slots, beside the ring */
     struct block_summary *blocks; /* n_blocks, a ring of blocks of positions */
     size_t n_blocks;
     uint64_t pushed; /* records ever pushed: the next one's position */
@@ -51,7 +51,7 @@ struct pl_history {
     char actions[PL_HISTORY_KEYS][PL_RECORD_ACTION_MAX];
     unsigned n_prefixes, n_actions;
     unsigned last_prefix, last_action; /* the ids of the last push: tried first */
-    size_t cap;              /* max_records */
+    size_t cap;                        /* max_records */
     size_t max_bytes;
     size_t head;  /* slot of the oldest record */
     size_t count; /* records held */

@@ -45,9 +45,9 @@ struct pl_record_capture {
 /* One record: immutable once pushed. The JSON text is encoded once and sent
  * to every reader as is. */
 struct pl_record {
-    atomic_int refs;   /* the history holds one reference */
-    uint64_t seq;      /* the record's "Seq": unique, increasing */
-    int64_t ts_sec;    /* the record's "Timestamp" */
+    atomic_int refs; /* the history holds one reference */
+    uint64_t seq;    /* the record's "Seq": unique, increasing */
+    int64_t ts_sec;  /* the record's "Timestamp" */
     uint32_t ts_nsec;
     struct pl_summary summary;
     char prefix[PL_RECORD_PREFIX_MAX]; /* as the kernel gave it */
@@ -55,9 +55,9 @@ struct pl_record {
     char indev[PL_RECORD_IFNAME_MAX];
     char outdev[PL_RECORD_IFNAME_MAX];
     struct pl_record_capture capture; /* its bytes follow the JSON's NUL */
-    char host[PL_RECORD_HOST_MAX]; /* the record's "Host" (--nats, --from-nats); "" none */
+    char host[PL_RECORD_HOST_MAX];    /* the record's "Host" (--nats, --from-nats); "" none */
     size_t json_len;
-    char json[];       /* NUL-terminated JSON object */
+    char json[]; /* NUL-terminated JSON object */
 };
 
 /* What a record holds besides its JSON, given when it is made: a record is

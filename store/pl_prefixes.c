@@ -39,7 +39,7 @@ struct pl_prefixes {
     pthread_mutex_t lock;
     size_t n;
     struct entry entries[PL_PREFIXES_MAX + 1]; /* the last one is "other" */
-    size_t n_labels; /* prefixes that have a label of their own */
+    size_t n_labels;                           /* prefixes that have a label of their own */
     size_t n_slots;
     struct metric_slot slots[METRIC_SLOTS + 1];
 };
@@ -114,8 +114,8 @@ static void copy_cut(char *field, size_t size, const char *text)
     field[len] = '\0';
 }
 
-void pl_prefixes_count(struct pl_prefixes *p, const char *prefix, const char *action,
-                       int64_t sec, uint32_t nsec)
+void pl_prefixes_count(struct pl_prefixes *p, const char *prefix, const char *action, int64_t sec,
+                       uint32_t nsec)
 {
     pl_prefixes_count_host(p, NULL, prefix, action, sec, nsec);
 }
@@ -264,10 +264,11 @@ static void label_value(char *out, const char *in)
 
 void pl_prefixes_write_metrics(struct pl_prefixes *p, struct pl_json *w)
 {
-    pl_metrics_family(w, "packet_logs_records_total", "counter",
-                      "Records made, by log prefix (without surrounding spaces; the first " TEXT(
-                          PL_PREFIXES_METRIC_LABELS) " prefixes seen, later ones as \"other\") and "
-                                                     "action.");
+    static const char help[] =
+        "Records made, by log prefix (without surrounding spaces; the "
+        "first " TEXT(PL_PREFIXES_METRIC_LABELS) " prefixes seen, later "
+                                                 "ones as \"other\") and action.";
+    pl_metrics_family(w, "packet_logs_records_total", "counter", help);
     /* copy under the lock, format outside it */
     struct metric_slot *copy = malloc(sizeof(p->slots));
     if (!copy)
@@ -284,8 +285,8 @@ void pl_prefixes_write_metrics(struct pl_prefixes *p, struct pl_json *w)
         label_value(prefix, copy[i].prefix);
         label_value(action, copy[i].action);
         int len = snprintf(line, sizeof(line),
-                           "packet_logs_records_total{prefix=\"%s\",action=\"%s\"} %llu\n",
-                           prefix, action, (unsigned long long)copy[i].count);
+                           "packet_logs_records_total{prefix=\"%s\",action=\"%s\"} %llu\n", prefix,
+                           action, (unsigned long long)copy[i].count);
         if (len > 0 && (size_t)len < sizeof(line))
             pl_json_raw(w, line, (size_t)len);
     }

@@ -24,8 +24,8 @@ struct pl_prefixes;
 struct pl_prefixes *pl_prefixes_new(void);
 void pl_prefixes_free(struct pl_prefixes *p);
 /* Counts one record of prefix (as the kernel gave it) at the given time. */
-void pl_prefixes_count(struct pl_prefixes *p, const char *prefix, const char *action,
-                       int64_t sec, uint32_t nsec);
+void pl_prefixes_count(struct pl_prefixes *p, const char *prefix, const char *action, int64_t sec,
+                       uint32_t nsec);
 /* The same, of a record of host (its "Host", --from-nats): counted per
  * host, prefix and action. host NULL or "" is pl_prefixes_count. */
 void pl_prefixes_count_host(struct pl_prefixes *p, const char *host, const char *prefix,

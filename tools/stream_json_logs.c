@@ -22,6 +22,7 @@
  * was open); 1 when it could not connect, the server refused the stream, or the
  * stream ended before the time was up; 2 for a bad flag or value.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -34,7 +35,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -425,8 +425,7 @@ static int url_of_listen(const char *listen, char *url, size_t cap, const char *
     char *end;
     errno = 0;
     unsigned long port_number = strtoul(port, &end, 10);
-    if (port[0] < '0' || port[0] > '9' || *end || errno || port_number < 1 ||
-        port_number > 65535) {
+    if (port[0] < '0' || port[0] > '9' || *end || errno || port_number < 1 || port_number > 65535) {
         *why = "the port must be a number from 1 to 65535";
         return -1;
     }
@@ -848,8 +847,8 @@ static int report(struct session *s, const struct options *o, const struct targe
     if (!s->stopping) {
         char code[sizeof(s->close_reason) + 32] = "";
         if (s->close_code)
-            snprintf(code, sizeof(code), " (%d%s%s)", s->close_code,
-                     s->close_reason[0] ? ": " : "", s->close_reason);
+            snprintf(code, sizeof(code), " (%d%s%s)", s->close_code, s->close_reason[0] ? ": " : "",
+                     s->close_reason);
         pl_log_error("the server closed the stream%s%s", code,
                      o->timeout ? " before the time ran out" : "");
         return EXIT_FAILED;

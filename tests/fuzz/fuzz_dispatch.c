@@ -24,10 +24,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct pl_dispatch_head h;
     unsigned status = pl_dispatch_check_head(copy, len, head_max, &h);
     switch (status) {
-    case 0: case 400: case 411: case 413: case 414: case 431: case 501: case 505:
-        break;
-    default:
-        abort();
+    case 0:
+    case 400:
+    case 411:
+    case 413:
+    case 414:
+    case 431:
+    case 501:
+    case 505: break;
+    default: abort();
     }
     if (status && !h.message[0])
         abort();

@@ -24,13 +24,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(copy, head, len);
     const char *token = (variant & 1) ? "s3cret-token" : NULL;
     struct pl_upgrade u;
-    unsigned status = pl_upgrade_check(&u, copy, len, token, variant >> 4, (variant & 2) ? 4 : 0,
-                                       (variant & 4) ? "http://a.example,https://b.example:8443" : NULL);
+    unsigned status =
+        pl_upgrade_check(&u, copy, len, token, variant >> 4, (variant & 2) ? 4 : 0,
+                         (variant & 4) ? "http://a.example,https://b.example:8443" : NULL);
     switch (status) {
-    case 0: case 400: case 401: case 403: case 404: case 405: case 426: case 431: case 503:
-        break;
-    default:
-        abort();
+    case 0:
+    case 400:
+    case 401:
+    case 403:
+    case 404:
+    case 405:
+    case 426:
+    case 431:
+    case 503: break;
+    default: abort();
     }
     if (status) {
         char out[2048];

@@ -90,12 +90,13 @@ static const struct page_case page_cases[] = {
     {"after past the end", {"after", "20", "order", "asc"}, "", 0},
     {"window desc", {"before", "10", "after", "5"}, "9,8,7,6", 0},
     {"window desc limited", {"before", "10", "after", "5", "limit", "2"}, "9,8", 8},
-    {"window asc limited", {"before", "10", "after", "5", "order", "asc", "limit", "3"}, "6,7,8",
+    {"window asc limited",
+     {"before", "10", "after", "5", "order", "asc", "limit", "3"},
+     "6,7,8",
      8},
     {"filter", {"prefix", "wan:in", "limit", "3"}, "20,18,16", 16},
     {"filter, last page", {"prefix", "lan:in", "before", "6"}, "5,3,1", 0},
-    {"filter, limit = matches", {"prefix", "lan:in", "limit", "10"},
-     "19,17,15,13,11,9,7,5,3,1", 0},
+    {"filter, limit = matches", {"prefix", "lan:in", "limit", "10"}, "19,17,15,13,11,9,7,5,3,1", 0},
     {"no match", {"prefix", "nothing"}, "", 0},
 };
 

@@ -23,9 +23,10 @@
 
 /* Every variable the tests set, cleared before each case. */
 static const char *const variables[] = {
-    "PACKET_LOGS_LISTEN", "PACKET_LOGS_GROUPS", "PACKET_LOGS_HISTORY_RECORDS",
-    "PACKET_LOGS_HISTORY_BYTES", "PACKET_LOGS_TOKEN", "PACKET_LOGS_INSECURE_NO_AUTH",
-    "PACKET_LOGS_QUIET", "WANIF",
+    "PACKET_LOGS_LISTEN",          "PACKET_LOGS_GROUPS",
+    "PACKET_LOGS_HISTORY_RECORDS", "PACKET_LOGS_HISTORY_BYTES",
+    "PACKET_LOGS_TOKEN",           "PACKET_LOGS_INSECURE_NO_AUTH",
+    "PACKET_LOGS_QUIET",           "WANIF",
 };
 
 static int clear_environment(void **state)
@@ -125,8 +126,9 @@ static void TEST_bad_listen_values_name_the_option(void **state)
 {
     (void)state;
     static const char *const bad[] = {
-        "127.0.0.1",      "127.0.0.1:0",  "127.0.0.1:65536", "127.0.0.1:80x", "[::1]8080",
-        "[::1:8080",      "example.com:80", "1.2.3:80",      "",
+        "127.0.0.1",      "127.0.0.1:0", "127.0.0.1:65536",
+        "127.0.0.1:80x",  "[::1]8080",   "[::1:8080",
+        "example.com:80", "1.2.3:80",    "",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct pl_config cfg;
@@ -206,8 +208,10 @@ static void TEST_group_rules(void **state)
 static void TEST_bad_groups(void **state)
 {
     (void)state;
-    static const char *const bad[] = {"x",   "65536", "1:",  "1:a b", "2,2", "1:a,,2",
-                                      "-1",  ":x",    "1:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
+    static const char *const bad[] = {
+        "x",     "65536", "1:",
+        "1:a b", "2,2",   "1:a,,2",
+        "-1",    ":x",    "1:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct pl_config cfg;
         const char *args[] = {"--group", bad[i], NULL};
@@ -225,10 +229,10 @@ static void TEST_sizes(void **state)
         int ok;
         uint64_t value;
     } cases[] = {
-        {"65536", 1, 65536},      {"64K", 1, 65536},  {"64KiB", 1, 65536}, {"1m", 1, 1 << 20},
-        {"2G", 1, 2ull << 30},    {"1MB", 1, 1 << 20}, {"", 0, 0},         {"K", 0, 0},
-        {"-1", 0, 0},             {"1X", 0, 0},        {"1KB2", 0, 0},
-        {"99999999999999999999", 0, 0},
+        {"65536", 1, 65536}, {"64K", 1, 65536},     {"64KiB", 1, 65536},
+        {"1m", 1, 1 << 20},  {"2G", 1, 2ull << 30}, {"1MB", 1, 1 << 20},
+        {"", 0, 0},          {"K", 0, 0},           {"-1", 0, 0},
+        {"1X", 0, 0},        {"1KB2", 0, 0},        {"99999999999999999999", 0, 0},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         uint64_t v = 0;
@@ -283,8 +287,12 @@ static void TEST_help_lists_every_option_with_its_variable(void **state)
     const char *args[] = {"--help", NULL};
     struct outcome o = parse(&cfg, args);
     assert_int_equal(o.rc, 1);
-    static const char *const names[] = {"--listen", "PACKET_LOGS_LISTEN", "--group",
-                                        "PACKET_LOGS_GROUPS", "--history-bytes", "--token-file",
+    static const char *const names[] = {"--listen",
+                                        "PACKET_LOGS_LISTEN",
+                                        "--group",
+                                        "PACKET_LOGS_GROUPS",
+                                        "--history-bytes",
+                                        "--token-file",
                                         "default: 127.0.0.1:8080"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         assert_non_null(strstr(o.out, names[i]));

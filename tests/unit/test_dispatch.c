@@ -68,8 +68,8 @@ static const struct head_case cases[] = {
     {"chunked", "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", 411, 0, 0, 0},
     {"gzip", "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 501, 0, 0, 0},
     {"te and cl",
-     "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 1\r\n\r\n", 400,
-     0, 0, 0},
+     "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 1\r\n\r\n", 400, 0,
+     0, 0},
     {"HTTP/2.0", "GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505, 0, 0, 0},
     {"HTTP/1.2", "GET / HTTP/1.2\r\nHost: a\r\n\r\n", 505, 0, 0, 0},
     {"HTTP/1.10", "GET / HTTP/1.10\r\nHost: a\r\n\r\n", 400, 0, 0, 0},
@@ -100,9 +100,9 @@ static void test_cases(void **state)
         const struct head_case *c = &cases[i];
         struct pl_dispatch_head h;
         unsigned status = pl_dispatch_check_head(c->bytes, strlen(c->bytes), HEAD_MAX, &h);
-        if (status != c->status || (!status && (h.complete != c->complete ||
-                                                h.upgrade != c->upgrade ||
-                                                h.body_len != c->body_len)))
+        if (status != c->status ||
+            (!status &&
+             (h.complete != c->complete || h.upgrade != c->upgrade || h.body_len != c->body_len)))
             fail_msg("%s: status %u (want %u), complete %d, upgrade %d, body %zu; %s", c->name,
                      status, c->status, h.complete, h.upgrade, h.body_len, h.message);
         if (status)

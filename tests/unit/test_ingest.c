@@ -131,8 +131,8 @@ static struct pl_nflog_packet packet(const uint8_t *payload, size_t len)
     return np;
 }
 
-static struct pl_ingest *ingest(struct sink *sink, struct pl_domains *domains,
-                                struct pl_own *own, uint32_t snaplen)
+static struct pl_ingest *ingest(struct sink *sink, struct pl_domains *domains, struct pl_own *own,
+                                uint32_t snaplen)
 {
     struct pl_ingest_config cfg = {
         .domains = domains,
@@ -270,7 +270,8 @@ static void TEST_non_ip_frames_get_a_record_with_error(void **state)
     np.family = 7; /* NFPROTO_BRIDGE */
     pl_ingest_packet(in, &np);
     assert_int_equal(sink.n, 1);
-    assert_non_null(strstr(sink.records[0]->json, "\"Error\":\"not an IP packet: ethertype 0x0806 (ARP)"));
+    assert_non_null(
+        strstr(sink.records[0]->json, "\"Error\":\"not an IP packet: ethertype 0x0806 (ARP)"));
     struct pl_ingest_stats st;
     pl_ingest_stats(in, &st);
     assert_int_equal(st.decode_errors, 1);
@@ -283,9 +284,9 @@ static void TEST_non_ip_frames_get_a_record_with_error(void **state)
 static size_t dns_answer(uint8_t *out)
 {
     static const uint8_t dns[] = {
-        0x12, 0x34, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0,                /* header */
-        1, 'a', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0, 0, 1, 0, 1, /* question */
-        0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 10, 0, 0, 9,      /* answer */
+        0x12, 0x34, 0x81, 0x80, 0,   1,   0,   1,   0,   0,   0, 0,              /* header */
+        1,    'a',  7,    'e',  'x', 'a', 'm', 'p', 'l', 'e', 0, 0, 1,  0, 1,    /* question */
+        0xc0, 0x0c, 0,    1,    0,   1,   0,   0,   0,   60,  0, 4, 10, 0, 0, 9, /* answer */
     };
     return udp(out, IP(10, 0, 0, 53), IP(10, 0, 0, 1), 53, 40000, dns, sizeof(dns));
 }

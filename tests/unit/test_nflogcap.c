@@ -81,7 +81,8 @@ static int parse(struct pl_nflog_frame *out, const struct frame *f, size_t len, 
     return rc;
 }
 
-static const uint8_t IPV4[20] = {0x45, 0, 0, 20, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2};
+static const uint8_t IPV4[20] = {0x45, 0, 0,  20, 0, 1, 0,  0, 64, 17,
+                                 0,    0, 10, 0,  0, 1, 10, 0, 0,  2};
 
 static void TEST_empty_and_short_frames_are_refused(void **state)
 {
@@ -120,8 +121,8 @@ static void TEST_every_attribute(void **state)
     uint8_t hdr[4] = {0x08, 0x00, 1, 0}; /* IPv4, NF_INET_LOCAL_IN */
     tlv(&f, 1, hdr, sizeof(hdr));
     uint8_t ts[16] = {0};
-    ts[7] = 100;            /* sec 100 */
-    be32(ts + 12, 250000);  /* usec */
+    ts[7] = 100;           /* sec 100 */
+    be32(ts + 12, 250000); /* usec */
     tlv(&f, 3, ts, sizeof(ts));
     uint8_t idx[4];
     be32(idx, 3);
@@ -256,7 +257,7 @@ static void TEST_flags_masked_unknown_skipped_last_padding_optional(void **state
     struct frame f;
     begin(&f, 2, 0);
     tlv(&f, 0x3ff0, "unknown!", 8);
-    tlv(&f, 10 | 0x8000, "x", 2); /* NLA_F_NESTED set: still the prefix */
+    tlv(&f, 10 | 0x8000, "x", 2);  /* NLA_F_NESTED set: still the prefix */
     tlv_as(&f, 9, IPV4, 17, 0, 0); /* the last TLV without its padding */
     assert_int_equal(parse(&out, &f, f.len, err), 0);
     assert_string_equal(out.prefix, "x");

@@ -12,9 +12,9 @@
 
 #include "pl_own.h"
 
-#define IN 1, 0   /* INPUT: an input interface only */
-#define OUT 0, 1  /* OUTPUT: an output interface only */
-#define FWD 1, 1  /* FORWARD: both */
+#define IN 1, 0  /* INPUT: an input interface only */
+#define OUT 0, 1 /* OUTPUT: an output interface only */
+#define FWD 1, 1 /* FORWARD: both */
 #define NONE 0, 0
 
 /* An IPv4 (or IPv6) packet of proto from src:sport to dst:dport; returns its length. */
@@ -75,7 +75,7 @@ static const struct own_case cases[] = {
     /* a specific address of an interface */
     {"10.0.0.1", "10.0.0.2", 50000, "10.0.0.1", 8080, 6, IN, 1},
     {"10.0.0.1", "10.0.0.1", 8080, "10.0.0.2", 50000, 6, OUT, 1},
-    {"10.0.0.1", "10.0.0.2", 50000, "10.0.0.3", 8080, 6, IN, 0}, /* PREROUTING, another host */
+    {"10.0.0.1", "10.0.0.2", 50000, "10.0.0.3", 8080, 6, IN, 0},  /* PREROUTING, another host */
     {"10.0.0.1", "10.0.0.2", 8080, "10.0.0.3", 50000, 6, OUT, 0}, /* POSTROUTING */
     {"::ffff:10.0.0.1", "10.0.0.2", 50000, "10.0.0.1", 8080, 6, IN, 1},
     {"fd00::1", "fd00::2", 50000, "fd00::1", 8080, 6, IN, 1},
@@ -103,8 +103,8 @@ static void test_match(void **state)
         int got = pl_own_match(own, p, len, c->in, c->out);
         if (got != c->expect)
             fail_msg("case %zu (listen %s, %s:%u -> %s:%u proto %u, in %d out %d): %d, expected %d",
-                     i, c->listen, c->src, c->sport, c->dst, c->dport, c->proto, c->in, c->out,
-                     got, c->expect);
+                     i, c->listen, c->src, c->sport, c->dst, c->dport, c->proto, c->in, c->out, got,
+                     c->expect);
         pl_own_close(own);
     }
 }

@@ -17,73 +17,123 @@
 
 struct walk_case {
     const char *name;
-    const char *hex;        /* the packet */
-    unsigned layers;        /* exactly the layers expected present */
-    const char *error;      /* substring of the error, or NULL for none */
-    const char *fragment;   /* substring the record must hold, or NULL */
+    const char *hex;      /* the packet */
+    unsigned layers;      /* exactly the layers expected present */
+    const char *error;    /* substring of the error, or NULL for none */
+    const char *fragment; /* substring the record must hold, or NULL */
 };
 
 /* IPv4 header 20 bytes: 45 00 LEN(2) 0001 0000 40 PROTO 0000 0a000001 0a000002 */
 static const struct walk_case cases[] = {
     {"empty", "", 0, "IPv4: header truncated: 0 bytes", NULL},
     {"one byte", "45", 0, "header truncated", NULL},
-    {"ipv4 only, unknown protocol", "450000180001000040fd00000a0000010a000002deadbeef", L(IPV4), NULL,
-     "\"Protocol\":253"},
+    {"ipv4 only, unknown protocol", "450000180001000040fd00000a0000010a000002deadbeef", L(IPV4),
+     NULL, "\"Protocol\":253"},
     {"ihl below 5", "440000180001000040fd00000a0000010a000002deadbeef", 0, "header length 4", NULL},
     {"total length below 20", "450000130001000040fd00000a0000010a000002", 0, "total length 19",
      NULL},
     {"ip options: nop, eol and padding",
-     "470000200001000040fd00000a0000010a00000201000000" "00000000", L(IPV4), NULL,
+     "470000200001000040fd00000a0000010a00000201000000"
+     "00000000",
+     L(IPV4), NULL,
      "\"Options\":[{\"OptionType\":1,\"OptionLength\":1,\"OptionData\":null},{\"OptionType\":0,"
      "\"OptionLength\":1,\"OptionData\":null}],\"Padding\":\"AAAAAAAA\""},
     {"ip option longer than the header", "460000200001000040fd00000a0000010a00000207090000", 0,
      "option 7 length 9", NULL},
     {"udp with payload",
-     "4500001e0001000040110000" "0a0000010a000002" "3039303a0000" "0000" "6869", L(IPV4) | L(UDP),
-     NULL, "\"UDP\":{\"Contents\":\"MDkwOgAAAAA=\",\"Payload\":\"aGk=\",\"SrcPort\":12345"},
+     "4500001e0001000040110000"
+     "0a0000010a000002"
+     "3039303a0000"
+     "0000"
+     "6869",
+     L(IPV4) | L(UDP), NULL,
+     "\"UDP\":{\"Contents\":\"MDkwOgAAAAA=\",\"Payload\":\"aGk=\",\"SrcPort\":12345"},
     {"dns too short: the layers before it are kept",
-     "4500001e0001000040110000" "0a0000010a000002" "303900350000" "0000" "6869", L(IPV4) | L(UDP),
-     "DNS packet too short", "\"UDP\":{\"Contents\":\"MDkANQAAAAA=\",\"Payload\":\"aGk=\""},
+     "4500001e0001000040110000"
+     "0a0000010a000002"
+     "303900350000"
+     "0000"
+     "6869",
+     L(IPV4) | L(UDP), "DNS packet too short",
+     "\"UDP\":{\"Contents\":\"MDkANQAAAAA=\",\"Payload\":\"aGk=\""},
     {"dns query: a header and no questions",
-     "450000280001000040110000" "0a0000010a000002" "303900350014" "0000"
-     "123401000000000000000000", L(IPV4) | L(UDP) | L(DNS), NULL, "\"DNS\":{"},
+     "450000280001000040110000"
+     "0a0000010a000002"
+     "303900350014"
+     "0000"
+     "123401000000000000000000",
+     L(IPV4) | L(UDP) | L(DNS), NULL, "\"DNS\":{"},
     {"dhcp on port 68, too short for its header",
-     "4500001e0001000040110000" "0a0000010a000002" "004300440000" "0000" "0201", L(IPV4) | L(UDP),
-     "DHCP", NULL},
-    {"udp length below 8", "4500001e00010000401100000a0000010a0000023039003500040000",
-     L(IPV4), "UDP: length 4", NULL},
+     "4500001e0001000040110000"
+     "0a0000010a000002"
+     "004300440000"
+     "0000"
+     "0201",
+     L(IPV4) | L(UDP), "DHCP", NULL},
+    {"udp length below 8", "4500001e00010000401100000a0000010a0000023039003500040000", L(IPV4),
+     "UDP: length 4", NULL},
     {"udp truncated", "4500001a00010000401100000a0000010a000002303900", L(IPV4),
      "UDP: header truncated", NULL},
     {"tcp syn, no payload",
-     "4500002800010000400600000a0000010a000002" "303900500000000100000000" "50020000" "00000000",
+     "4500002800010000400600000a0000010a000002"
+     "303900500000000100000000"
+     "50020000"
+     "00000000",
      L(IPV4) | L(TCP), NULL, "\"Payload\":\"\",\"SrcPort\":12345,\"DstPort\":80,\"Seq\":1"},
     {"tcp data offset past the end",
-     "4500002800010000400600000a0000010a000002" "303900500000000100000000" "f0020000" "00000000",
+     "4500002800010000400600000a0000010a000002"
+     "303900500000000100000000"
+     "f0020000"
+     "00000000",
      L(IPV4), "TCP: header length 60 exceeds", NULL},
     {"ipv4 fragment stops the walk",
      "4500002000012000401100000a0000010a000002303900350000000000000000", L(IPV4), NULL, NULL},
-    {"icmpv4 echo", "4500001c0001000040010000" "0a0000010a000002" "0800f7ff00010001",
+    {"icmpv4 echo",
+     "4500001c0001000040010000"
+     "0a0000010a000002"
+     "0800f7ff00010001",
      L(IPV4) | L(ICMPV4), NULL, "\"TypeCode\":2048"},
-    {"icmpv4 truncated", "450000180001000040010000" "0a0000010a000002" "08000000", L(IPV4),
-     "ICMPv4: header truncated", NULL},
+    {"icmpv4 truncated",
+     "450000180001000040010000"
+     "0a0000010a000002"
+     "08000000",
+     L(IPV4), "ICMPv4: header truncated", NULL},
     {"ipv6 udp",
-     "6000000000101140" "fe800000000000000000000000000001" "ff020000000000000000000000000001"
-     "3039303a0010" "0000" "0000000000000000",
+     "6000000000101140"
+     "fe800000000000000000000000000001"
+     "ff020000000000000000000000000001"
+     "3039303a0010"
+     "0000"
+     "0000000000000000",
      L(IPV6) | L(UDP), NULL, "\"SrcIP\":\"fe80::1\",\"DstIP\":\"ff02::1\",\"HopByHop\":null"},
     {"ipv6 truncated", "60000000", 0, "IPv6: header truncated: 4 bytes", NULL},
     {"ipv6 fragment header then udp (beyond gopacket)",
-     "6000000000182c40" "20010db8000000000000000000000001" "20010db8000000000000000000000002"
-     "1100000100000001" "3039303a00080000", L(IPV6) | L(UDP), NULL, "\"DstPort\":12346"},
+     "6000000000182c40"
+     "20010db8000000000000000000000001"
+     "20010db8000000000000000000000002"
+     "1100000100000001"
+     "3039303a00080000",
+     L(IPV6) | L(UDP), NULL, "\"DstPort\":12346"},
     {"ipv6 payload length 0 without jumbo (GRO)",
-     "6000000000001140" "20010db8000000000000000000000001" "20010db8000000000000000000000002"
-     "3039303a00080000", L(IPV6) | L(UDP), NULL, NULL},
-    {"icmpv6", "60000000000c3aff" "fe800000000000000000000000000001"
-     "ff020000000000000000000000000001" "8500000000000000" "00000000",
+     "6000000000001140"
+     "20010db8000000000000000000000001"
+     "20010db8000000000000000000000002"
+     "3039303a00080000",
+     L(IPV6) | L(UDP), NULL, NULL},
+    {"icmpv6",
+     "60000000000c3aff"
+     "fe800000000000000000000000000001"
+     "ff020000000000000000000000000001"
+     "8500000000000000"
+     "00000000",
      L(IPV6) | L(ICMPV6), NULL, "\"TypeCode\":34048,\"Checksum\":0,\"TypeBytes\":null"},
     {"ip in ip: the inner header wins",
-     "4500002c0001000040040000" "0a0000010a000002"
-     "450000180001000040fd0000" "c0a80001c0a80002" "deadbeef", L(IPV4), NULL,
-     "\"SrcIP\":\"192.168.0.1\""},
+     "4500002c0001000040040000"
+     "0a0000010a000002"
+     "450000180001000040fd0000"
+     "c0a80001c0a80002"
+     "deadbeef",
+     L(IPV4), NULL, "\"SrcIP\":\"192.168.0.1\""},
 };
 
 static size_t unhex(const char *hex, uint8_t *out, size_t size)
@@ -170,12 +220,13 @@ struct cut_case {
     uint16_t length_field; /* IPv4 total length / IPv6 payload length */
     size_t len;            /* bytes given */
     size_t snaplen;
-    const char *expect;    /* substring, or NULL: no Truncated at all */
+    const char *expect; /* substring, or NULL: no Truncated at all */
 };
 
 static const struct cut_case cut_cases[] = {
     {"whole ipv4", 0, 1500, 1500, 1600, NULL},
-    {"ipv4 cut at the snaplen", 0, 3000, 1600, 1600, "\"Seq\":7,\"Truncated\":true,\"Length\":3000}"},
+    {"ipv4 cut at the snaplen", 0, 3000, 1600, 1600,
+     "\"Seq\":7,\"Truncated\":true,\"Length\":3000}"},
     {"ipv4 64 KB super-packet", 0, 65535, 1600, 1600, "\"Truncated\":true,\"Length\":65535}"},
     {"ipv4 length 0 filling the range", 0, 0, 1600, 1600, "\"Truncated\":true}"},
     {"ipv4 length 0 below the range", 0, 0, 1000, 1600, NULL},
@@ -220,7 +271,8 @@ static void test_cut(void **state)
                      w.buf + (w.len > 200 ? w.len - 200 : 0));
         if (!c->expect && strstr(w.buf, "\"Truncated\""))
             fail_msg("%s: a whole packet's record says Truncated", c->name);
-        if (c->expect && !strstr(c->expect, "Length") && strstr(w.buf, "\"Truncated\":true,\"Length\""))
+        if (c->expect && !strstr(c->expect, "Length") &&
+            strstr(w.buf, "\"Truncated\":true,\"Length\""))
             fail_msg("%s: a Length the header does not give", c->name);
         pl_json_fini(&w);
         free(packet);

@@ -516,9 +516,8 @@ static void test_relative_times(void **state)
     static const struct {
         const char *value;
         int64_t ago;
-    } cases[] = {{"90s", 90},     {"5m", 300},          {"1h30m", 5400},
-                 {"2d", 172800},  {"1d2h3m4s", 93784}, {"0s", 0},
-                 {"36h", 129600}, {"1h90m", 9000}};
+    } cases[] = {{"90s", 90},         {"5m", 300}, {"1h30m", 5400}, {"2d", 172800},
+                 {"1d2h3m4s", 93784}, {"0s", 0},   {"36h", 129600}, {"1h90m", 9000}};
     for (size_t i = 0; i < N(cases); i++) {
         struct pl_query q;
         struct pl_query_error err;
@@ -1024,9 +1023,10 @@ int main(void)
         cmocka_unit_test(test_parse),          cmocka_unit_test(test_error_texts),
         cmocka_unit_test(test_hostile_values), cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_prefix_values),  cmocka_unit_test(test_cidr_values),
-        cmocka_unit_test(test_time_values),    cmocka_unit_test(test_relative_times),    cmocka_unit_test(test_scalar_values),
-        cmocka_unit_test(test_repeats),        cmocka_unit_test(test_match),
-        cmocka_unit_test(test_format),         cmocka_unit_test(test_format_bounds),
+        cmocka_unit_test(test_time_values),    cmocka_unit_test(test_relative_times),
+        cmocka_unit_test(test_scalar_values),  cmocka_unit_test(test_repeats),
+        cmocka_unit_test(test_match),          cmocka_unit_test(test_format),
+        cmocka_unit_test(test_format_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

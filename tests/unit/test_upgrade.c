@@ -241,8 +241,8 @@ static const struct verdict_case verdicts[] = {
     {"basic header", REQ(STREAM, "Authorization: Basic c2VjcmV0\r\n"), "secret", 0, 0, 401,
      "Authorization", 1},
     {"two authorization headers",
-     REQ(STREAM, "Authorization: Bearer secret\r\nAuthorization: Bearer secret\r\n"), "secret",
-     0, 0, 400, "Authorization", 1},
+     REQ(STREAM, "Authorization: Bearer secret\r\nAuthorization: Bearer secret\r\n"), "secret", 0,
+     0, 400, "Authorization", 1},
     {"bearer header, none configured", REQ(STREAM, "Authorization: Bearer x\r\n"), NULL, 0, 0, 0,
      "", 0},
     {"bearer header and protocol",
@@ -268,7 +268,8 @@ static void test_verdicts(void **state)
         char *head = malloc(len ? len : 1);
         assert_non_null(head);
         memcpy(head, c->head, len);
-        unsigned status = pl_upgrade_check(&u, head, len, c->token, c->clients, c->max_clients, NULL);
+        unsigned status =
+            pl_upgrade_check(&u, head, len, c->token, c->clients, c->max_clients, NULL);
         if (status != c->status || u.status != c->status ||
             (c->param && strcmp(u.param, c->param) != 0) || u.needs_auth != c->needs_auth)
             fail_msg("case \"%s\": status %u param \"%s\" needs_auth %d message \"%s\"; want %u "
@@ -464,7 +465,8 @@ static void test_every_refusal_fits(void **state)
     for (size_t i = 0; i < N(verdicts); i++) {
         const struct verdict_case *c = &verdicts[i];
         struct pl_upgrade u;
-        if (!pl_upgrade_check(&u, c->head, strlen(c->head), c->token, c->clients, c->max_clients, NULL))
+        if (!pl_upgrade_check(&u, c->head, strlen(c->head), c->token, c->clients, c->max_clients,
+                              NULL))
             continue;
         char out[1536];
         size_t n = pl_upgrade_format_refusal(u.status, u.message, u.param, out, sizeof(out));
@@ -543,10 +545,10 @@ static void test_protocol_length(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_verdicts),      cmocka_unit_test(test_every_truncation),
-        cmocka_unit_test(test_query_parsed),  cmocka_unit_test(test_hostile_query_bytes),
-        cmocka_unit_test(test_refusal_bytes), cmocka_unit_test(test_every_refusal_fits),
-        cmocka_unit_test(test_token_equal),   cmocka_unit_test(test_protocol_length),
+        cmocka_unit_test(test_verdicts),       cmocka_unit_test(test_every_truncation),
+        cmocka_unit_test(test_query_parsed),   cmocka_unit_test(test_hostile_query_bytes),
+        cmocka_unit_test(test_refusal_bytes),  cmocka_unit_test(test_every_refusal_fits),
+        cmocka_unit_test(test_token_equal),    cmocka_unit_test(test_protocol_length),
         cmocka_unit_test(test_origins_listed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
