@@ -14,9 +14,12 @@ WORKDIR /src
 COPY CMakeLists.txt openapi.yaml LICENSE ./
 COPY cmake cmake
 COPY dist dist
+COPY base base
 COPY parser parser
-COPY server server
+COPY store store
 COPY api api
+COPY server server
+COPY man man
 COPY web web
 COPY tools tools
 RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release \

@@ -58,3 +58,16 @@ def test_the_corpus_is_in_the_project_with_its_licence():
         assert (golden / (p.name + ".jsonl")).is_file(), p.name
     licence = (REPO / "tests" / "corpus" / "LICENSE").read_text()
     assert "tcpdump" in licence and "Redistribution and use" in licence
+
+
+def test_the_dockerfile_copies_every_folder_the_build_reads():
+    """The image cannot be built here (no Docker engine): this keeps its
+    COPY lines in step with the folders CMakeLists.txt builds from."""
+    cmake = (REPO / "CMakeLists.txt").read_text() + (REPO / "tools" / "CMakeLists.txt").read_text()
+    read = set(re.findall(r"\$\{CMAKE_SOURCE_DIR\}/([a-z_]+)/", cmake))
+    read |= set(re.findall(r"\$\{CMAKE_CURRENT_SOURCE_DIR\}/\.\./([a-z_]+)/", cmake))
+    read |= {"tools"}  # add_subdirectory(tools)
+    read -= {"tests"}  # the image builds no tests
+    copied = set(re.findall(r"^COPY (?:--\S+ )?([a-z_]+) ", (REPO / "Dockerfile").read_text(),
+                            re.M))
+    assert read <= copied, f"Dockerfile does not COPY: {sorted(read - copied)}"
