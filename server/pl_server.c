@@ -61,6 +61,8 @@ struct server {
     struct pl_nats *nats;     /* NULL without --nats */
     int stop_fd;
     pthread_t nflog_thread;
+    int nflog_started;       /* nflog_thread runs */
+    int rules_installed;     /* --rules' table is in place */
     struct timespec started; /* CLOCK_REALTIME at start: process_start_time_seconds */
     int64_t last_drop_log;
     uint64_t drops_logged;
@@ -303,12 +305,219 @@ static void to_stream(void *ctx, int fd, const struct sockaddr *addr, socklen_t 
     pl_stream_adopt(s->stream, fd, &up); /* owns fd from here, even on failure */
 }
 
+/* --nats or --from-nats: the connection to NATS, with cfg's stream. */
+static int open_nats(struct server *s, const char *servers, const char *option)
+{
+    const struct pl_config *cfg = s->cfg;
+    char err[512] = "";
+    struct pl_nats_config nats = {
+        .servers = servers,
+        .host = cfg->host_name,
+        .stream = cfg->nats_stream,
+        .replicas = cfg->nats_replicas,
+        .max_bytes = cfg->nats_max_bytes,
+        .max_age = cfg->nats_max_age,
+        .connect_wait_ms = 5000,
+        /* a publisher's own connection is skipped as our own traffic */
+        .local_end = cfg->from_nats[0] ? NULL : nats_local_end,
+        .local_end_ctx = s,
+    };
+    if (pl_nats_open(&s->nats, &nats, err, sizeof(err)) < 0) {
+        pl_log_error("%s: %s", option, err);
+        return -1;
+    }
+    return 0;
+}
+
+/* The NFLOG side: interface names, the NFLOG groups, own traffic, with
+ * --nats the publisher (after this host's records are restored into the
+ * history), and the ingest path. Returns 0 or -1 (said why). */
+static int open_nflog_source(struct server *s)
+{
+    const struct pl_config *cfg = s->cfg;
+    char err[512] = "";
+    if (pl_ifnames_open(&s->ifnames, err, sizeof(err)) < 0) {
+        pl_log_error("interface names: %s", err);
+        return -1;
+    }
+    if (pl_nflog_open(&s->nflog, &cfg->nflog, err, sizeof(err)) < 0) {
+        pl_log_error("NFLOG: %s", err);
+        return -1;
+    }
+    if (pl_nflog_rcvbuf(s->nflog) < cfg->nflog.rcvbuf)
+        pl_log_warning("the NFLOG receive buffer is %zu bytes, not the %u asked for (no "
+                       "CAP_NET_ADMIN for SO_RCVBUFFORCE?)",
+                       pl_nflog_rcvbuf(s->nflog), cfg->nflog.rcvbuf);
+    /* the port is the one asked for (--listen takes no 0), so own traffic
+     * is known before the first packet */
+    if (!cfg->log_own_traffic &&
+        pl_own_open(&s->own, cfg->listen_host, cfg->listen_port, err, sizeof(err)) < 0) {
+        pl_log_error("own traffic: %s", err);
+        return -1;
+    }
+    uint64_t last_seq = 0;
+    if (cfg->nats_servers[0]) {
+        if (open_nats(s, cfg->nats_servers, "--nats") < 0)
+            return -1;
+        /* this host's records back, and Seq after the last of them, so
+         * that cursors of REST and the stream carry on across a restart */
+        size_t restored = 0;
+        if (pl_nats_restore(s->nats, s->history, cfg->history_records, &last_seq, &restored, err,
+                            sizeof(err)) < 0)
+            pl_log_warning("NATS: the history starts empty: %s", err);
+        else
+            pl_log_info("NATS: %zu record%s of host %s restored; Seq continues after %llu",
+                        restored, pl_log_s(restored), cfg->host_name, (unsigned long long)last_seq);
+        if (pl_nats_start(s->nats, s->history, last_seq) < 0) {
+            pl_log_error("cannot start the NATS publisher");
+            return -1;
+        }
+    }
+    struct pl_ingest_config ingest = {
+        .last_seq = last_seq,
+        .host = cfg->nats_servers[0] ? cfg->host_name : NULL,
+        .ifnames = s->ifnames,
+        .domains = s->domains,
+        .own = s->own,
+        .snaplen = cfg->nflog.copy_range,
+        .emit = on_record,
+        .emit_ctx = s,
+    };
+    s->ingest = pl_ingest_new(&ingest);
+    if (!s->ingest) {
+        pl_log_error("out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* The one port: HTTP, the stream and the dispatcher that hands each
+ * connection to one of them. Returns 0 or -1 (said why). */
+static int open_port(struct server *s)
+{
+    const struct pl_config *cfg = s->cfg;
+    char err[512] = "";
+    struct pl_http_config http = {
+        .history = s->history,
+        .prefixes = s->prefixes,
+        .token = cfg->token,
+        .max_connections = cfg->max_connections,
+        .web_root = cfg->web_root,
+        .cors_origins = cfg->cors_origins,
+        .metrics = write_metrics,
+        .metrics_ctx = s,
+        .closed = http_closed,
+        .closed_ctx = s,
+    };
+    if (pl_http_start(&s->http, &http, err, sizeof(err)) < 0) {
+        pl_log_error("HTTP: %s", err);
+        return -1;
+    }
+    struct pl_stream_config stream = {
+        .history = s->history,
+        .token = cfg->token,
+        .max_clients = cfg->max_clients,
+    };
+    if (pl_stream_start(&s->stream, &stream, err, sizeof(err)) < 0) {
+        pl_log_error("WebSocket: %s", err);
+        return -1;
+    }
+    const char *allowed[PL_CONFIG_ALLOWED_HOSTS_MAX];
+    for (size_t i = 0; i < cfg->n_allowed_hosts; i++)
+        allowed[i] = cfg->allowed_hosts[i];
+    struct pl_dispatch_config dispatch = {
+        .host = cfg->listen_host,
+        .port = cfg->listen_port,
+        .http = to_http,
+        .websocket = to_stream,
+        .ctx = s,
+        .head_timeout_ms = cfg->head_timeout_ms,
+        .max_pending = cfg->max_pending,
+        .max_http = cfg->max_connections,
+        .max_per_address = cfg->max_per_address,
+        .allowed_hosts = allowed,
+        .n_allowed_hosts = cfg->n_allowed_hosts,
+    };
+    struct pl_dispatch *d = NULL;
+    if (pl_dispatch_start(&d, &dispatch, err, sizeof(err)) < 0) {
+        pl_log_error("--listen: %s", err);
+        return -1;
+    }
+    pthread_mutex_lock(&s->dispatch_lock);
+    s->dispatch = d;
+    pthread_mutex_unlock(&s->dispatch_lock);
+    return 0;
+}
+
+/* What runs now, and the dashboard's address (a wildcard on loopback). */
+static void say_ready(const struct server *s)
+{
+    const struct pl_config *cfg = s->cfg;
+    char groups[256] = "";
+    size_t off = 0;
+    for (size_t i = 0; i < cfg->nflog.n_groups && off < sizeof(groups); i++)
+        off += (size_t)snprintf(groups + off, sizeof(groups) - off, "%s%u:%s", i ? " " : "",
+                                cfg->nflog.groups[i].group, cfg->nflog.groups[i].action);
+    const char *host = cfg->listen_host;
+    int v6 = strchr(host, ':') != NULL;
+    if (!strcmp(host, "0.0.0.0") || !strcmp(host, "::"))
+        host = v6 ? "::1" : "127.0.0.1";
+    if (cfg->from_nats[0])
+        pl_log_info("following NATS %s, stream %s; history %zu record%s / %zu bytes",
+                    cfg->from_nats, cfg->nats_stream, cfg->history_records,
+                    pl_log_s(cfg->history_records), cfg->history_bytes);
+    else
+        pl_log_info("NFLOG groups %s; history %zu record%s / %zu bytes", groups,
+                    cfg->history_records, pl_log_s(cfg->history_records), cfg->history_bytes);
+    pl_log_info("dashboard: http://%s%s%s:%u/  (REST: /packet_logs, metrics: /metrics)",
+                v6 ? "[" : "", host, v6 ? "]" : "", pl_dispatch_port(s->dispatch));
+}
+
+/* Stops and frees everything opened, in an order where nothing reads what
+ * is already gone. Returns nonzero when the log rules could not be removed. */
+static int close_all(struct server *s)
+{
+    int failed = 0;
+    char err[512] = "";
+    if (s->dispatch) {
+        pthread_mutex_lock(&s->dispatch_lock);
+        struct pl_dispatch *gone = s->dispatch;
+        s->dispatch = NULL;
+        pthread_mutex_unlock(&s->dispatch_lock);
+        pl_dispatch_stop(gone);
+    }
+    if (s->nflog_started) {
+        uint64_t one = 1;
+        if (write(s->stop_fd, &one, sizeof(one)) != sizeof(one))
+            pl_log_error("stop: %s", strerror(errno));
+        pthread_join(s->nflog_thread, NULL);
+    }
+    if (s->rules_installed && pl_rules_remove(err, sizeof(err)) < 0) {
+        pl_log_error("removing the log rules: %s", err);
+        failed = 1;
+    }
+    pl_http_stop(s->http);  /* before the stream: /metrics reads its counters */
+    pl_nats_close(s->nats); /* before the history it reads */
+    pl_stream_stop(s->stream);
+    pl_nflog_close(s->nflog);
+    pl_ingest_free(s->ingest);
+    pl_own_close(s->own);
+    pl_ifnames_close(s->ifnames);
+    pl_domains_free(s->domains);
+    pl_prefixes_free(s->prefixes);
+    pl_history_free(s->history);
+    if (s->stop_fd >= 0)
+        close(s->stop_fd);
+    pthread_mutex_destroy(&s->dispatch_lock);
+    return failed;
+}
+
 int pl_server_run(const struct pl_config *cfg)
 {
     struct server s = {.cfg = cfg, .stop_fd = -1};
     pthread_mutex_init(&s.dispatch_lock, NULL);
     char err[512] = "";
-    int status = 1, rules_installed = 0, thread_started = 0;
+    int status = 1;
     pl_log_set_quiet(cfg->quiet);
     clock_gettime(CLOCK_REALTIME, &s.started);
 
@@ -328,138 +537,12 @@ int pl_server_run(const struct pl_config *cfg)
         pl_log_error("out of memory");
         goto out;
     }
-    if (cfg->from_nats[0]) {
-        /* one view over the fleet: the stream is the only source */
-        struct pl_nats_config nats = {
-            .servers = cfg->from_nats,
-            .host = cfg->host_name,
-            .stream = cfg->nats_stream,
-            .replicas = cfg->nats_replicas,
-            .max_bytes = cfg->nats_max_bytes,
-            .max_age = cfg->nats_max_age,
-            .connect_wait_ms = 5000,
-        };
-        if (pl_nats_open(&s.nats, &nats, err, sizeof(err)) < 0) {
-            pl_log_error("--from-nats: %s", err);
-            goto out;
-        }
-        goto serve;
-    }
-    if (pl_ifnames_open(&s.ifnames, err, sizeof(err)) < 0) {
-        pl_log_error("interface names: %s", err);
+    /* the source of records: NFLOG, or for one view over a fleet the NATS
+     * stream alone; then the port, then the source's thread */
+    if (cfg->from_nats[0] ? open_nats(&s, cfg->from_nats, "--from-nats") : open_nflog_source(&s))
         goto out;
-    }
-    if (pl_nflog_open(&s.nflog, &cfg->nflog, err, sizeof(err)) < 0) {
-        pl_log_error("NFLOG: %s", err);
+    if (open_port(&s) < 0)
         goto out;
-    }
-    /* the port is the one asked for (--listen takes no 0), so own traffic
-     * is known before the first packet */
-    if (!cfg->log_own_traffic &&
-        pl_own_open(&s.own, cfg->listen_host, cfg->listen_port, err, sizeof(err)) < 0) {
-        pl_log_error("own traffic: %s", err);
-        goto out;
-    }
-    uint64_t last_seq = 0;
-    if (cfg->nats_servers[0]) {
-        struct pl_nats_config nats = {
-            .servers = cfg->nats_servers,
-            .host = cfg->host_name,
-            .stream = cfg->nats_stream,
-            .replicas = cfg->nats_replicas,
-            .max_bytes = cfg->nats_max_bytes,
-            .max_age = cfg->nats_max_age,
-            .connect_wait_ms = 5000,
-            .local_end = nats_local_end,
-            .local_end_ctx = &s,
-        };
-        if (pl_nats_open(&s.nats, &nats, err, sizeof(err)) < 0) {
-            pl_log_error("--nats: %s", err);
-            goto out;
-        }
-        /* this host's records back, and Seq after the last of them, so
-         * that cursors of REST and the stream carry on across a restart */
-        size_t restored = 0;
-        if (pl_nats_restore(s.nats, s.history, cfg->history_records, &last_seq, &restored, err,
-                            sizeof(err)) < 0)
-            pl_log_warning("NATS: the history starts empty: %s", err);
-        else
-            pl_log_info("NATS: %zu record%s of host %s restored; Seq continues after %llu",
-                        restored, pl_log_s(restored), cfg->host_name, (unsigned long long)last_seq);
-        if (pl_nats_start(s.nats, s.history, last_seq) < 0) {
-            pl_log_error("cannot start the NATS publisher");
-            goto out;
-        }
-    }
-    struct pl_ingest_config ingest = {
-        .last_seq = last_seq,
-        .host = cfg->nats_servers[0] ? cfg->host_name : NULL,
-        .ifnames = s.ifnames,
-        .domains = s.domains,
-        .own = s.own,
-        .snaplen = cfg->nflog.copy_range,
-        .emit = on_record,
-        .emit_ctx = &s,
-    };
-    s.ingest = pl_ingest_new(&ingest);
-    if (!s.ingest) {
-        pl_log_error("out of memory");
-        goto out;
-    }
-    if (pl_nflog_rcvbuf(s.nflog) < cfg->nflog.rcvbuf)
-        pl_log_warning("the NFLOG receive buffer is %zu bytes, not the %u asked for (no "
-                       "CAP_NET_ADMIN for SO_RCVBUFFORCE?)",
-                       pl_nflog_rcvbuf(s.nflog), cfg->nflog.rcvbuf);
-serve:;
-    struct pl_http_config http = {
-        .history = s.history,
-        .prefixes = s.prefixes,
-        .token = cfg->token,
-        .max_connections = cfg->max_connections,
-        .web_root = cfg->web_root,
-        .cors_origins = cfg->cors_origins,
-        .metrics = write_metrics,
-        .metrics_ctx = &s,
-        .closed = http_closed,
-        .closed_ctx = &s,
-    };
-    if (pl_http_start(&s.http, &http, err, sizeof(err)) < 0) {
-        pl_log_error("HTTP: %s", err);
-        goto out;
-    }
-    struct pl_stream_config stream = {
-        .history = s.history,
-        .token = cfg->token,
-        .max_clients = cfg->max_clients,
-    };
-    if (pl_stream_start(&s.stream, &stream, err, sizeof(err)) < 0) {
-        pl_log_error("WebSocket: %s", err);
-        goto out;
-    }
-    const char *allowed[PL_CONFIG_ALLOWED_HOSTS_MAX];
-    for (size_t i = 0; i < cfg->n_allowed_hosts; i++)
-        allowed[i] = cfg->allowed_hosts[i];
-    struct pl_dispatch_config dispatch = {
-        .host = cfg->listen_host,
-        .port = cfg->listen_port,
-        .http = to_http,
-        .websocket = to_stream,
-        .ctx = &s,
-        .head_timeout_ms = cfg->head_timeout_ms,
-        .max_pending = cfg->max_pending,
-        .max_http = cfg->max_connections,
-        .max_per_address = cfg->max_per_address,
-        .allowed_hosts = allowed,
-        .n_allowed_hosts = cfg->n_allowed_hosts,
-    };
-    struct pl_dispatch *d = NULL;
-    if (pl_dispatch_start(&d, &dispatch, err, sizeof(err)) < 0) {
-        pl_log_error("--listen: %s", err);
-        goto out;
-    }
-    pthread_mutex_lock(&s.dispatch_lock);
-    s.dispatch = d;
-    pthread_mutex_unlock(&s.dispatch_lock);
     if (cfg->from_nats[0]) {
         if (pl_nats_follow(s.nats, cfg->history_records, on_followed, &s) < 0) {
             pl_log_error("cannot start following NATS");
@@ -468,37 +551,21 @@ serve:;
     } else if (pthread_create(&s.nflog_thread, NULL, nflog_main, &s) != 0) {
         pl_log_error("cannot start the NFLOG thread");
         goto out;
+    } else {
+        s.nflog_started = 1;
     }
-    thread_started = !cfg->from_nats[0];
     if (cfg->rules) {
         if (pl_rules_install(cfg->wanif[0] ? cfg->wanif : NULL, cfg->nflog.groups[0].group,
                              pl_dispatch_port(s.dispatch), err, sizeof(err)) < 0) {
             pl_log_error("--rules: %s", err);
             goto out;
         }
-        rules_installed = 1;
+        s.rules_installed = 1;
         pl_log_info("log rules installed in table inet %s (%s)", PL_RULES_TABLE,
                     cfg->wanif[0] ? "WANIF set: wan:in, lan:in, wan:out, lan:out"
                                   : "no WANIF: lan:in, lan:out");
     }
-    char groups[256] = "";
-    size_t off = 0;
-    for (size_t i = 0; i < cfg->nflog.n_groups && off < sizeof(groups); i++)
-        off += (size_t)snprintf(groups + off, sizeof(groups) - off, "%s%u:%s", i ? " " : "",
-                                cfg->nflog.groups[i].group, cfg->nflog.groups[i].action);
-    const char *host = cfg->listen_host;
-    int v6 = strchr(host, ':') != NULL;
-    if (!strcmp(host, "0.0.0.0") || !strcmp(host, "::"))
-        host = v6 ? "::1" : "127.0.0.1";
-    if (cfg->from_nats[0])
-        pl_log_info("following NATS %s, stream %s; history %zu record%s / %zu bytes",
-                    cfg->from_nats, cfg->nats_stream, cfg->history_records,
-                    pl_log_s(cfg->history_records), cfg->history_bytes);
-    else
-        pl_log_info("NFLOG groups %s; history %zu record%s / %zu bytes", groups,
-                    cfg->history_records, pl_log_s(cfg->history_records), cfg->history_bytes);
-    pl_log_info("dashboard: http://%s%s%s:%u/  (REST: /packet_logs, metrics: /metrics)",
-                v6 ? "[" : "", host, v6 ? "]" : "", pl_dispatch_port(s.dispatch));
+    say_ready(&s);
 
     for (;;) {
         siginfo_t info;
@@ -511,36 +578,8 @@ serve:;
     }
     status = 0;
 out:
-    if (s.dispatch) {
-        pthread_mutex_lock(&s.dispatch_lock);
-        struct pl_dispatch *gone = s.dispatch;
-        s.dispatch = NULL;
-        pthread_mutex_unlock(&s.dispatch_lock);
-        pl_dispatch_stop(gone);
-    }
-    if (thread_started) {
-        uint64_t one = 1;
-        if (write(s.stop_fd, &one, sizeof(one)) != sizeof(one))
-            pl_log_error("stop: %s", strerror(errno));
-        pthread_join(s.nflog_thread, NULL);
-    }
-    if (rules_installed && pl_rules_remove(err, sizeof(err)) < 0) {
-        pl_log_error("removing the log rules: %s", err);
+    if (close_all(&s))
         status = 1;
-    }
-    pl_http_stop(s.http);  /* before the stream: /metrics reads its counters */
-    pl_nats_close(s.nats); /* before the history it reads */
-    pl_stream_stop(s.stream);
-    pl_nflog_close(s.nflog);
-    pl_ingest_free(s.ingest);
-    pl_own_close(s.own);
-    pl_ifnames_close(s.ifnames);
-    pl_domains_free(s.domains);
-    pl_prefixes_free(s.prefixes);
-    pl_history_free(s.history);
-    if (s.stop_fd >= 0)
-        close(s.stop_fd);
-    pthread_mutex_destroy(&s.dispatch_lock);
     return status;
 }
 
