@@ -46,6 +46,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pl_dispatch.h"
 #include "pl_history.h"
 #include "pl_http.h"
 #include "pl_log.h"
@@ -738,7 +739,7 @@ int pl_stream_start(struct pl_stream **out, const struct pl_stream_config *cfg, 
     s->max_clients = cfg->max_clients;
     s->auth_secs = cfg->auth_secs ? cfg->auth_secs : PL_STREAM_AUTH_SECS;
     s->max_unauthed = cfg->max_unauthed ? cfg->max_unauthed : PL_STREAM_UNAUTH_MAX;
-    s->head_max = cfg->head_max ? cfg->head_max : 16384;
+    s->head_max = cfg->head_max ? cfg->head_max : PL_DISPATCH_HEAD_MAX;
     unsigned ping = cfg->ping_secs ? cfg->ping_secs : PL_STREAM_PING_SECS;
     unsigned hangup = cfg->hangup_secs ? cfg->hangup_secs : PL_STREAM_HANGUP_SECS;
     if (hangup <= ping)

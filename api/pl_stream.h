@@ -42,7 +42,7 @@ struct pl_stream_config {
     unsigned hangup_secs;  /* 0: PL_STREAM_HANGUP_SECS; raised to ping_secs + 1 */
     unsigned auth_secs;    /* 0: PL_STREAM_AUTH_SECS */
     unsigned max_unauthed; /* 0: PL_STREAM_UNAUTH_MAX; they do not count in max_clients */
-    size_t head_max;       /* largest request head to accept; 0: 16384 */
+    size_t head_max;       /* largest request head to accept; 0: PL_DISPATCH_HEAD_MAX */
 };
 
 struct pl_stream;

@@ -101,21 +101,27 @@ static int all_tchar(struct span s)
     return 1;
 }
 
+/* The items of a comma-separated header value, white space trimmed, empty
+ * ones included: start with *pos = 0; returns 0 past the last item. */
+static int next_item(struct span s, size_t *pos, struct span *item)
+{
+    if (!s.p || *pos > s.n)
+        return 0; /* the header is absent (arithmetic on NULL is undefined) */
+    size_t j = *pos;
+    while (j < s.n && s.p[j] != ',')
+        j++;
+    *item = trim((struct span){s.p + *pos, j - *pos});
+    *pos = j + 1;
+    return 1;
+}
+
 /* Nonzero when the comma-separated list s holds `word` (any case). */
 static int list_has(struct span s, const char *word)
 {
-    if (!s.p)
-        return 0; /* the header is absent (arithmetic on NULL is undefined) */
-    size_t i = 0;
-    while (i <= s.n) {
-        size_t j = i;
-        while (j < s.n && s.p[j] != ',')
-            j++;
-        struct span item = trim((struct span){s.p + i, j - i});
+    struct span item;
+    for (size_t pos = 0; next_item(s, &pos, &item);)
         if (span_is_nocase(item, word))
             return 1;
-        i = j + 1;
-    }
     return 0;
 }
 
@@ -341,14 +347,8 @@ static unsigned check_protocols(struct pl_upgrade *u, const struct headers *h, c
     struct span bearer = {NULL, 0};
     unsigned entries = 0, bearers = 0;
     for (unsigned hi = 0; hi < h->n_protocol; hi++) {
-        struct span s = h->protocol[hi];
-        size_t i = 0;
-        while (i <= s.n) {
-            size_t j = i;
-            while (j < s.n && s.p[j] != ',')
-                j++;
-            struct span item = trim((struct span){s.p + i, j - i});
-            i = j + 1;
+        struct span item;
+        for (size_t pos = 0; next_item(h->protocol[hi], &pos, &item);) {
             if (!item.n)
                 continue;
             if (!all_tchar(item))

@@ -172,6 +172,29 @@ static int may_pass(const jsPubAckErr *pae)
            pae->ErrCode == JSClusterNoPeersErr;
 }
 
+/* Puts *msg on the retry list (sent again before new records) and takes
+ * it (*msg = NULL); without memory for it, it stays the caller's and is
+ * counted as lost. */
+static void keep_for_retry(struct pl_nats *n, natsMsg **msg)
+{
+    pthread_mutex_lock(&n->lock);
+    if (n->n_retry == n->cap_retry) {
+        size_t cap = n->cap_retry ? n->cap_retry * 2 : 256;
+        natsMsg **grown = realloc(n->retry, cap * sizeof(*grown));
+        if (grown) {
+            n->retry = grown;
+            n->cap_retry = cap;
+        }
+    }
+    if (n->n_retry < n->cap_retry) {
+        n->retry[n->n_retry++] = *msg;
+        *msg = NULL;
+    }
+    pthread_mutex_unlock(&n->lock);
+    if (*msg)
+        count(&n->lost, 1); /* no memory to keep it */
+}
+
 static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
 {
     struct pl_nats *n = closure;
@@ -180,22 +203,7 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
         count(&n->published, 1);
         mark_done(n, msg);
     } else if (pae && may_pass(pae)) {
-        pthread_mutex_lock(&n->lock);
-        if (n->n_retry == n->cap_retry) {
-            size_t cap = n->cap_retry ? n->cap_retry * 2 : 256;
-            natsMsg **grown = realloc(n->retry, cap * sizeof(*grown));
-            if (grown) {
-                n->retry = grown;
-                n->cap_retry = cap;
-            }
-        }
-        if (n->n_retry < n->cap_retry) {
-            n->retry[n->n_retry++] = msg;
-            msg = NULL;
-        }
-        pthread_mutex_unlock(&n->lock);
-        if (msg)
-            count(&n->lost, 1); /* no memory to keep it */
+        keep_for_retry(n, &msg);
     } else {
         count(&n->lost, 1);
         log_refused(n, pae ? pae->ErrText : NULL, pae ? (int)pae->ErrCode : 0);
@@ -490,22 +498,7 @@ static void check_acks(struct pl_nats *n)
             continue;
         }
         /* not now: to the retry list, sent before new records */
-        pthread_mutex_lock(&n->lock);
-        if (n->n_retry == n->cap_retry) {
-            size_t cap = n->cap_retry ? n->cap_retry * 2 : 256;
-            natsMsg **grown = realloc(n->retry, cap * sizeof(*grown));
-            if (grown) {
-                n->retry = grown;
-                n->cap_retry = cap;
-            }
-        }
-        if (n->n_retry < n->cap_retry) {
-            n->retry[n->n_retry++] = list.Msgs[i];
-            list.Msgs[i] = NULL;
-        }
-        pthread_mutex_unlock(&n->lock);
-        if (list.Msgs[i])
-            count(&n->lost, 1);
+        keep_for_retry(n, &list.Msgs[i]);
     }
     natsMsgList_Destroy(&list);
     if (list.Count)
