@@ -88,6 +88,10 @@ def test_pcap_export_is_the_rest_page_in_tshark(net, traffic, start_server, tmp_
     traffic.ping(net.wan, WAN_ROUTER6, count=2)
     server.wait_records({"prefix": "wan:in", "dport": PCAP_PORT, "limit": 1000},
                         lambda r: len(r) == 15, what="15 datagrams")
+    # and the pings' records, which may come after the datagrams'
+    server.wait_records({"prefix": "wan:in", "limit": 1000},
+                        lambda r: sum("ICMPv4" in x for x in r) >= 3
+                        and sum("ICMPv6" in x for x in r) >= 2, what="5 echo requests")
     # one fixed page: records arriving meanwhile fall outside `before`
     newest = server.newest_seq()
     params = {"prefix": "wan:in", "before": newest + 1, "limit": 10000}
