@@ -81,6 +81,10 @@ describe('dashboard', { skip: skip ?? false }, () => {
     assert.equal(first[2], newest.Prefix.trim());
     assert.match(first[3], newest.Action === 'blocked' ? /blocked/ : /allowed/);
 
+    // One router: no router chips, no router column (a fleet's only).
+    assert.ok(await page.isHidden('#host-chips'), 'the router chips show for one router');
+    assert.ok(await page.isHidden('#log th.host'), 'the router column shows for one router');
+
     // Allowed and blocked differ by more than color: a word and a mark.
     const blocked = await page.$eval('#rows tr.record.blocked', (tr) => tr.querySelector('.action').textContent);
     assert.equal(blocked, '✕blocked');
