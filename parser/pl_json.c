@@ -252,10 +252,7 @@ void pl_json_int(struct pl_json *w, int64_t value)
     w->sep = 1;
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid.
- * Same acceptance as Go's utf8.DecodeRune: no overlongs, no surrogates,
- * nothing above U+10FFFF. *rune gets the code point. */
-static size_t utf8_valid(const unsigned char *s, size_t n, uint32_t *rune)
+size_t pl_json_utf8_valid(const unsigned char *s, size_t n, uint32_t *rune)
 {
     unsigned char c = s[0];
     if (c < 0x80) {
@@ -343,7 +340,7 @@ void pl_json_string(struct pl_json *w, const char *s, size_t n)
             continue;
         }
         uint32_t rune;
-        size_t len = utf8_valid(p + i, n - i, &rune);
+        size_t len = pl_json_utf8_valid(p + i, n - i, &rune);
         if (len == 0) {
             memcpy(o, "\\ufffd", 6);
             o += 6;

@@ -83,6 +83,10 @@ void pl_json_bytes(struct pl_json *w, const uint8_t *p, size_t n);
 /* Standard base64 with padding of n bytes into out, which holds
  * (n + 2) / 3 * 4 bytes (no NUL is added). Returns the bytes written. */
 size_t pl_json_base64(char *out, const uint8_t *p, size_t n);
+/* Length of the valid UTF-8 sequence at s (n >= 1 bytes left), 0 if
+ * invalid. Same acceptance as Go's utf8.DecodeRune: no overlongs, no
+ * surrogates, nothing above U+10FFFF. *rune gets the code point. */
+size_t pl_json_utf8_valid(const unsigned char *s, size_t n, uint32_t *rune);
 /* Go's net.IP as text: 4 bytes dotted; 16 bytes as Go's IP.String()
  * (IPv4-mapped addresses dotted, longest zero run of 2+ groups as ::).
  * Other lengths give "" (Go would refuse to marshal them; callers pass

@@ -455,37 +455,37 @@ static int apply_from_nats(struct pl_config *cfg, const char *value, char *why, 
     return apply_urls(cfg->from_nats, sizeof(cfg->from_nats), value, why, why_len);
 }
 
+/* A name of letters, digits and the characters of punct, 1 to size - 1
+ * long, into field; said is how the message lists the characters. */
+static int take_name(char *field, size_t size, const char *value, const char *punct,
+                     const char *said, char *why, size_t why_len)
+{
+    size_t n = strlen(value);
+    int ok = n > 0 && n < size;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = isalnum((unsigned char)value[i]) || strchr(punct, value[i]);
+    if (!ok) {
+        snprintf(why, why_len, "expected 1 to %zu letters, digits, %s, got \"%s\"", size - 1, said,
+                 value);
+        return -1;
+    }
+    memcpy(field, value, n + 1);
+    return 0;
+}
+
 /* A name of this machine for its records' "Host" and its NATS subject:
  * letters, digits, '.', '-', '_' (a host name's characters). */
 static int apply_host_name(struct pl_config *cfg, const char *value, char *why, size_t why_len)
 {
-    size_t n = strlen(value);
-    int ok = n > 0 && n < sizeof(cfg->host_name);
-    for (size_t i = 0; ok && i < n; i++)
-        ok = isalnum((unsigned char)value[i]) || strchr(".-_", value[i]);
-    if (!ok) {
-        snprintf(why, why_len, "expected 1 to %zu letters, digits, '.', '-' or '_', got \"%s\"",
-                 sizeof(cfg->host_name) - 1, value);
-        return -1;
-    }
-    memcpy(cfg->host_name, value, n + 1);
-    return 0;
+    return take_name(cfg->host_name, sizeof(cfg->host_name), value, ".-_", "'.', '-' or '_'", why,
+                     why_len);
 }
 
 /* A JetStream stream name: no spaces, '.', '*', '>', path separators. */
 static int apply_nats_stream(struct pl_config *cfg, const char *value, char *why, size_t why_len)
 {
-    size_t n = strlen(value);
-    int ok = n > 0 && n < sizeof(cfg->nats_stream);
-    for (size_t i = 0; ok && i < n; i++)
-        ok = isalnum((unsigned char)value[i]) || strchr("-_", value[i]);
-    if (!ok) {
-        snprintf(why, why_len, "expected 1 to %zu letters, digits, '-' or '_', got \"%s\"",
-                 sizeof(cfg->nats_stream) - 1, value);
-        return -1;
-    }
-    memcpy(cfg->nats_stream, value, n + 1);
-    return 0;
+    return take_name(cfg->nats_stream, sizeof(cfg->nats_stream), value, "-_", "'-' or '_'", why,
+                     why_len);
 }
 
 NUMBER_OPTION(apply_nats_replicas, nats_replicas, unsigned, 1, 5, "the stream's replicas")

@@ -205,34 +205,6 @@ void pl_prefixes_write(struct pl_prefixes *p, struct pl_json *w)
 #define TEXT_OF(x) #x
 #define TEXT(x) TEXT_OF(x)
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid:
- * no overlongs, no surrogates, nothing above U+10FFFF. */
-static size_t utf8_length(const unsigned char *s, size_t n)
-{
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] < 0xC2 || s[0] > 0xF4)
-        return 0;
-    size_t len = s[0] < 0xE0 ? 2 : s[0] < 0xF0 ? 3 : 4;
-    if (n < len)
-        return 0;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (s[0] == 0xE0)
-        lo = 0xA0;
-    else if (s[0] == 0xED)
-        hi = 0x9F;
-    else if (s[0] == 0xF0)
-        lo = 0x90;
-    else if (s[0] == 0xF4)
-        hi = 0x8F;
-    if (s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if (s[i] < 0x80 || s[i] > 0xBF)
-            return 0;
-    return len;
-}
-
 /* A label value as the text format wants it: \\, \" and \n escaped, and
  * valid UTF-8 (a prefix is bytes from the ruleset). out holds 3 bytes per
  * byte of in, plus 1. */
@@ -248,7 +220,8 @@ static void label_value(char *out, const char *in)
             i++;
             continue;
         }
-        size_t len = utf8_length(p + i, n - i);
+        uint32_t rune;
+        size_t len = pl_json_utf8_valid(p + i, n - i, &rune);
         if (len == 0) {
             memcpy(o, "\xef\xbf\xbd", 3); /* U+FFFD */
             o += 3;
