@@ -636,10 +636,16 @@ def test_stop_during_an_nflog_flood_is_clean(net, start_server):
     whose unbind the flood made fail (under ASan: no leak report, which
     made sanitizer runs flaky), exit 0 within the stop's bound."""
     for _ in range(3):
-        srv = start_server(net.router, ["--rcvbuf", "64K", "--qthreshold", "1"])
+        # whole packets (--snaplen 0): 30 KB messages overflow 64 KB at once,
+        # however fast the server reads
+        srv = start_server(net.router, ["--rcvbuf", "64K", "--qthreshold", "1",
+                                        "--snaplen", "0"])
         flood = net.spawn(net.wan, "/usr/bin/python3", "-c", _FLOOD, WAN_ROUTER4, 5700,
                           1000000, 30000, stdout=subprocess.DEVNULL)
-        time.sleep(0.7)
+        deadline = time.monotonic() + 5
+        while (srv.metrics()["packet_logs_kernel_drops_total"] == 0
+               and time.monotonic() < deadline):
+            time.sleep(0.1)
         try:
             assert srv.metrics()["packet_logs_kernel_drops_total"] > 0
             assert stop_timed(srv) < 2
