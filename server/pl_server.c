@@ -61,8 +61,9 @@ struct server {
     struct pl_nats *nats;     /* NULL without --nats */
     int stop_fd;
     pthread_t nflog_thread;
-    int nflog_started;       /* nflog_thread runs */
-    int rules_installed;     /* --rules' table is in place */
+    const char *allowed_hosts[PL_CONFIG_ALLOWED_HOSTS_MAX]; /* --allowed-host, for pl_dispatch */
+    int nflog_started;                                      /* nflog_thread runs */
+    int rules_installed;                                    /* --rules' table is in place */
     struct timespec started; /* CLOCK_REALTIME at start: process_start_time_seconds */
     int64_t last_drop_log;
     uint64_t drops_logged;
@@ -422,9 +423,9 @@ static int open_port(struct server *s)
         pl_log_error("WebSocket: %s", err);
         return -1;
     }
-    const char *allowed[PL_CONFIG_ALLOWED_HOSTS_MAX];
+    /* the dispatcher keeps the pointer: the list lives as long as s */
     for (size_t i = 0; i < cfg->n_allowed_hosts; i++)
-        allowed[i] = cfg->allowed_hosts[i];
+        s->allowed_hosts[i] = cfg->allowed_hosts[i];
     struct pl_dispatch_config dispatch = {
         .host = cfg->listen_host,
         .port = cfg->listen_port,
@@ -435,7 +436,7 @@ static int open_port(struct server *s)
         .max_pending = cfg->max_pending,
         .max_http = cfg->max_connections,
         .max_per_address = cfg->max_per_address,
-        .allowed_hosts = allowed,
+        .allowed_hosts = s->allowed_hosts,
         .n_allowed_hosts = cfg->n_allowed_hosts,
     };
     struct pl_dispatch *d = NULL;
