@@ -351,6 +351,7 @@ def dechunk(body):
 RSS_BOUND_MB = 10  # the growth of the server's RSS while exporting (the pages: 34 MB)
 
 
+@pytest.mark.timing
 def test_a_100000_record_export_streams_with_bounded_memory(net, traffic, start_server,
                                                             tmp_path):
     server = start_server(net.router, ["--history-records", "110000", "--history-bytes", "1G"])

@@ -490,6 +490,7 @@ def test_origins_allowed_by_cors_may_open_the_stream(ns, client_file, start_serv
     assert status == 403 and json.loads(body)["param"] == "Origin"
 
 
+@pytest.mark.timing
 def test_slow_client_hears_dropped_and_continues(ns, client_file, start_server):
     """A client that reads nothing while 100,000 records pass: the history
     (2000 records) moves past its cursor; it gets {"Dropped": N} and carries
