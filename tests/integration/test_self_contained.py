@@ -7,11 +7,12 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent.parent
 
-# A path that climbs out of the repository: '../shared', '..' joined to the
-# root's parent, the repository's parent as a Path.
+# A path that climbs out of the repository: a relative path that starts by
+# going up (a folder beside the clone), '..' joined to the root's parent,
+# the repository's parent as a Path. Paths that go up from inside the tree
+# start with a variable or a name ("${CMAKE_CURRENT_SOURCE_DIR}/../base").
 LEAVES_TREE = [
-    re.compile(r"\.\./shared"),
-    re.compile(r"\bshared/(corpus|reference|seed|DESIGN|STYLE)"),
+    re.compile(r"(?<![\w.}/$])\.\./\w"),
     re.compile(r"REPO\.parent\b(?!\.)"),
     re.compile(r"REPO\.parent\s*/"),
     re.compile(r"""os\.path\.join\(\s*(REPO|ROOT)\s*,\s*["']\.\.["']"""),
