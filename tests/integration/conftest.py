@@ -558,6 +558,22 @@ class Server:
             time.sleep(0.02)
 
 
+def read_all(s, timeout=5):
+    """Reads a socket until the peer closes it, a reset, or timeout seconds
+    without data; returns the bytes."""
+    s.settimeout(timeout)
+    chunks = []
+    try:
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            chunks.append(b)
+    except (socket.timeout, ConnectionResetError):
+        pass
+    return b"".join(chunks)
+
+
 def parse_metrics(text):
     """Prometheus text format -> {name: value}; checks every line's syntax."""
     values = {}

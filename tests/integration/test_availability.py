@@ -18,23 +18,10 @@ import time
 import pytest
 
 from conftest import (BINARY, LAN_ROUTER4, WAN_ROUTER4, check_contract_raw, netns, ns_sh,
-                      parse_metrics)
+                      parse_metrics, read_all)
 
 
 # --------------------------------------------------------------- helpers
-
-def read_all(s, timeout=5):
-    s.settimeout(timeout)
-    chunks = []
-    try:
-        while True:
-            b = s.recv(65536)
-            if not b:
-                break
-            chunks.append(b)
-    except (socket.timeout, ConnectionResetError):
-        pass
-    return b"".join(chunks)
 
 
 def parse_reply(reply):

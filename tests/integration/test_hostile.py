@@ -8,26 +8,12 @@ import time
 
 import pytest
 
-from conftest import netns
+from conftest import netns, read_all
 
 
 def connect(server):
     s = socket.create_connection((server.host, server.port), timeout=5)
     return s
-
-
-def read_all(s, timeout=5):
-    s.settimeout(timeout)
-    chunks = []
-    try:
-        while True:
-            b = s.recv(65536)
-            if not b:
-                break
-            chunks.append(b)
-    except socket.timeout:
-        pass
-    return b"".join(chunks)
 
 
 def status_and_json(reply):
