@@ -266,7 +266,7 @@ static void tell_local_end(struct pl_nats *n, natsConnection *nc)
         return;
     char *ip = NULL;
     int port = 0;
-    uint8_t addr[16];
+    uint8_t addr[16] = {0};
     int family = 0;
     if (nc && natsConnection_GetLocalIPAndPort(nc, &ip, &port) == NATS_OK && ip) {
         if (inet_pton(AF_INET, ip, addr) == 1)
