@@ -15,13 +15,11 @@
 #include "pl_dns.h"
 #include "pl_domains.h"
 #include "pl_ifnames.h"
-#include "pl_json.h"
 #include "pl_own.h"
 #include "pl_packet.h"
 
 struct pl_ingest {
     struct pl_ingest_config cfg;
-    struct pl_json json; /* the encoding buffer, reused record after record */
     int64_t now_sec;     /* receipt time of the packet at hand, for DNS TTLs */
     _Atomic uint64_t last_seq;
     _Atomic uint64_t records;
@@ -47,7 +45,6 @@ struct pl_ingest *pl_ingest_new(const struct pl_ingest_config *cfg)
     in->cfg = *cfg;
     if (!in->cfg.clock)
         in->cfg.clock = realtime;
-    pl_json_init(&in->json);
     atomic_store_explicit(&in->last_seq, cfg->last_seq, memory_order_relaxed);
     return in;
 }
@@ -56,7 +53,6 @@ void pl_ingest_free(struct pl_ingest *in)
 {
     if (!in)
         return;
-    pl_json_fini(&in->json);
     free(in);
 }
 
@@ -91,19 +87,9 @@ void pl_ingest_packet(void *ctx, const struct pl_nflog_packet *np)
     uint32_t now_nsec;
     in->cfg.clock(&now_sec, &now_nsec);
     in->now_sec = now_sec;
-    struct pl_meta meta = {
-        .prefix = np->prefix,
-        .action = np->action,
-        .indev = indev,
-        .outdev = outdev,
-        .has_hwtype = np->has_hwtype,
-        .hwtype = np->hwtype,
-        .hwheader = np->hwheader,
-        .hwheader_len = np->hwheader_len,
-        .ts_sec = np->has_timestamp ? np->ts_sec : now_sec,
-        .ts_nsec = np->has_timestamp ? np->ts_nsec : now_nsec,
-        .snaplen = in->cfg.snaplen ? in->cfg.snaplen : 0xffff,
-    };
+    /* the kernel's timestamp, else the time of receipt */
+    int64_t ts_sec = np->has_timestamp ? np->ts_sec : now_sec;
+    uint32_t ts_nsec = np->has_timestamp ? np->ts_nsec : now_nsec;
 
     struct pl_packet pkt;
     int rc = ip ? pl_packet_decode(&pkt, np->payload, np->payload_len)
@@ -126,23 +112,10 @@ void pl_ingest_packet(void *ctx, const struct pl_nflog_packet *np)
     }
 
     uint64_t seq = atomic_load_explicit(&in->last_seq, memory_order_relaxed) + 1;
-    pl_json_reset(&in->json);
-    pl_packet_write_record(&in->json, &pkt, &meta, in->cfg.unnumbered ? 0 : seq, domain_src,
-                           domain_dst);
-    if (in->cfg.host && in->json.len > 0 && !pl_json_failed(&in->json)) {
-        /* "Host" goes last, after SPR's keys and ours: the record's own
-         * closing brace is taken off and put back after it. The record in
-         * the history is then byte for byte the one published to NATS and
-         * the one read back from there after a restart. */
-        in->json.buf[--in->json.len] = '\0';
-        pl_json_key(&in->json, "Host");
-        pl_json_cstring(&in->json, in->cfg.host);
-        pl_json_object_end(&in->json);
-    }
     struct pl_record_meta rm = {
         .seq = seq,
-        .ts_sec = meta.ts_sec,
-        .ts_nsec = meta.ts_nsec,
+        .ts_sec = ts_sec,
+        .ts_nsec = ts_nsec,
         .summary = pkt.summary,
         .prefix = np->prefix,
         .action = np->action,
@@ -172,15 +145,18 @@ void pl_ingest_packet(void *ctx, const struct pl_nflog_packet *np)
         .hwheader = np->hwheader,
         .payload = np->payload,
         .host = in->cfg.host,
+        /* what its JSON, rendered when read, needs besides */
+        .domain_src = domain_src,
+        .domain_dst = domain_dst,
+        /* a packet of this many bytes whose IP header does not give its
+         * length may have been cut ("Cut"); 0xffff is NFLOG's most */
+        .snaplen = in->cfg.snaplen ? in->cfg.snaplen : 0xffff,
+        .unnumbered = in->cfg.unnumbered,
     };
-    struct pl_record *rec =
-        pl_json_failed(&in->json) ? NULL : pl_record_new(&rm, in->json.buf, in->json.len);
+    struct pl_record *rec = pl_record_new(&rm, NULL, 0);
     if (!rec) {
-        /* counted and visible in /metrics; the next packet may fit, in a
-         * buffer started afresh */
+        /* counted and visible in /metrics; the next packet may fit */
         count(&in->oom_drops);
-        pl_json_fini(&in->json);
-        pl_json_init(&in->json);
         return;
     }
     atomic_store_explicit(&in->last_seq, seq, memory_order_relaxed);

@@ -1,9 +1,11 @@
 /*
  * pl_ingest: the data path from a logged packet to a record (DESIGN.md
  * section 3): own traffic skipped first, interface names, the decode, DNS
- * answers learned and addresses named, the JSON encoded once, and a record
- * made complete (Seq, time, summary, prefix, action, interfaces) in one
- * step. What happens to the record next is the caller's: the server pushes
+ * answers learned and addresses named, and a record made complete (Seq,
+ * time, summary, prefix, action, interfaces, the packet's bytes and the
+ * names its addresses had) in one step. Its JSON is not encoded here: a
+ * reader renders it (pl_record_render), so a record nobody reads costs no
+ * encoding. What happens to the record next is the caller's: the server pushes
  * it into the history, `packet_logs decode` prints it.
  *
  * One thread only (the NFLOG thread, or the decode command); the counters
