@@ -83,13 +83,14 @@ void pl_ingest_packet(void *ctx, const struct pl_nflog_packet *np)
     char indev[PL_IFNAMES_NAME_MAX], outdev[PL_IFNAMES_NAME_MAX];
     pl_ifnames_get(in->cfg.ifnames, np->indev ? np->indev : np->physindev, indev);
     pl_ifnames_get(in->cfg.ifnames, np->outdev ? np->outdev : np->physoutdev, outdev);
-    int64_t now_sec;
-    uint32_t now_nsec;
-    in->cfg.clock(&now_sec, &now_nsec);
+    /* the kernel's timestamp, else the time of receipt (also the DNS
+     * cache's clock: the kernel's is the same realtime clock) */
+    int64_t ts_sec = np->ts_sec;
+    uint32_t ts_nsec = np->ts_nsec;
+    if (!np->has_timestamp)
+        in->cfg.clock(&ts_sec, &ts_nsec);
+    int64_t now_sec = ts_sec;
     in->now_sec = now_sec;
-    /* the kernel's timestamp, else the time of receipt */
-    int64_t ts_sec = np->has_timestamp ? np->ts_sec : now_sec;
-    uint32_t ts_nsec = np->has_timestamp ? np->ts_nsec : now_nsec;
 
     struct pl_packet pkt;
     int rc = ip ? pl_packet_decode(&pkt, np->payload, np->payload_len)
