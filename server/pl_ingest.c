@@ -14,12 +14,15 @@
 
 #include "pl_dns.h"
 #include "pl_domains.h"
+#include "pl_history.h"
 #include "pl_ifnames.h"
+#include "pl_json.h"
 #include "pl_own.h"
 #include "pl_packet.h"
 
 struct pl_ingest {
     struct pl_ingest_config cfg;
+    struct pl_json json; /* keep_json: the encoding buffer, reused */
     int64_t now_sec;     /* receipt time of the packet at hand, for DNS TTLs */
     _Atomic uint64_t last_seq;
     _Atomic uint64_t records;
@@ -43,6 +46,7 @@ struct pl_ingest *pl_ingest_new(const struct pl_ingest_config *cfg)
     if (!in)
         return NULL;
     in->cfg = *cfg;
+    pl_json_init(&in->json);
     if (!in->cfg.clock)
         in->cfg.clock = realtime;
     atomic_store_explicit(&in->last_seq, cfg->last_seq, memory_order_relaxed);
@@ -53,6 +57,7 @@ void pl_ingest_free(struct pl_ingest *in)
 {
     if (!in)
         return;
+    pl_json_fini(&in->json);
     free(in);
 }
 
@@ -154,10 +159,23 @@ void pl_ingest_packet(void *ctx, const struct pl_nflog_packet *np)
         .snaplen = in->cfg.snaplen ? in->cfg.snaplen : 0xffff,
         .unnumbered = in->cfg.unnumbered,
     };
-    struct pl_record *rec = pl_record_new(&rm, NULL, 0);
+    struct pl_record *rec = NULL;
+    if (!in->cfg.keep_json) {
+        rec = pl_record_new(&rm, NULL, 0);
+    } else {
+        /* the record rendered as a reader would, from a record of the same
+         * packet that holds no JSON: the text cannot differ */
+        struct pl_record *bare = pl_record_new(&rm, NULL, 0);
+        if (bare && pl_record_render(bare, &in->json) == 0)
+            rec = pl_record_new(&rm, in->json.buf, in->json.len);
+        pl_record_unref(bare);
+    }
     if (!rec) {
-        /* counted and visible in /metrics; the next packet may fit */
+        /* counted and visible in /metrics; the next packet may fit, in a
+         * buffer started afresh */
         count(&in->oom_drops);
+        pl_json_fini(&in->json);
+        pl_json_init(&in->json);
         return;
     }
     atomic_store_explicit(&in->last_seq, seq, memory_order_relaxed);

@@ -38,6 +38,10 @@ struct pl_ingest_config {
     int unnumbered;             /* records carry no Seq (the decode command without --seq) */
     pl_ingest_clock_fn clock;   /* NULL: CLOCK_REALTIME */
     const char *host;           /* records end with "Host": host (--nats); NULL: no Host */
+    /* Every record will be read (--nats publishes each): encode its JSON
+     * here, from the decode at hand, and keep it in the record, rather
+     * than decode again in each reader. */
+    int keep_json;
     pl_ingest_emit_fn emit;
     void *emit_ctx;
 };

@@ -399,6 +399,7 @@ static int open_nflog_source(struct server *s)
     struct pl_ingest_config ingest = {
         .last_seq = last_seq,
         .host = cfg->nats_servers[0] ? cfg->host_name : NULL,
+        .keep_json = cfg->nats_servers[0] != '\0',
         .ifnames = s->ifnames,
         .domains = s->domains,
         .own = s->own,

@@ -116,8 +116,7 @@ static void copy_cut(char *field, size_t size, const char *text)
 }
 
 /* Whether e is the entry of these strings as cut to its fields. */
-static int entry_is(const struct entry *e, const char *host, const char *prefix,
-                    const char *action)
+static int entry_is(const struct entry *e, const char *host, const char *prefix, const char *action)
 {
     return !strncmp(e->prefix, prefix, sizeof(e->prefix) - 1) &&
            !strncmp(e->action, action, sizeof(e->action) - 1) &&

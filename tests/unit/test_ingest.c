@@ -19,8 +19,8 @@
 
 #include "pl_domains.h"
 #include "pl_history.h"
-#include "pl_json.h"
 #include "pl_ingest.h"
+#include "pl_json.h"
 #include "pl_own.h"
 
 /* ------------------------------------------------------- pl_record_new */
@@ -332,6 +332,48 @@ static void TEST_dns_answers_name_later_addresses(void **state)
     pl_domains_free(domains);
 }
 
+/* A record renders the same whenever it is read: later, from its packet and
+ * what the DNS cache said when it came, or from the JSON made at once
+ * (keep_json, for --nats). */
+static void TEST_records_render_the_same_late_or_kept(void **state)
+{
+    (void)state;
+    struct sink sink = {0};
+    struct pl_domains *domains = pl_domains_new(16);
+    assert_non_null(domains);
+    struct pl_ingest_config cfg = {.domains = domains,
+                                   .host = "router1",
+                                   .clock = fixed_clock,
+                                   .emit = emit,
+                                   .emit_ctx = &sink};
+    struct pl_ingest *late = pl_ingest_new(&cfg);
+    cfg.keep_json = 1;
+    struct pl_ingest *kept = pl_ingest_new(&cfg);
+    uint8_t answer[256], bytes[128];
+    struct pl_nflog_packet np = packet(answer, dns_answer(answer));
+    pl_ingest_packet(late, &np);
+    pl_ingest_packet(kept, &np);
+    np = packet(bytes, tcp(bytes, IP(10, 0, 0, 9), IP(10, 0, 0, 1), 443, 40001));
+    pl_ingest_packet(late, &np);
+    pl_ingest_packet(kept, &np);
+    assert_int_equal(sink.n, 4);
+    /* the cache forgets: what the record saw stays */
+    pl_domains_free(domains);
+    for (size_t i = 0; i < 4; i += 2) { /* late, kept; late, kept */
+        assert_int_equal(sink.records[i]->json_len, 0);
+        assert_true(sink.records[i + 1]->json_len > 0);
+        char late_text[4096];
+        snprintf(late_text, sizeof(late_text), "%s", json_of(sink.records[i]));
+        assert_string_equal(late_text, json_of(sink.records[i + 1]));
+        assert_string_equal(sink.records[i + 1]->data, late_text);
+        assert_non_null(strstr(late_text, ",\"Host\":\"router1\"}"));
+    }
+    assert_non_null(strstr(json_of(sink.records[2]), "\"RecentDomainSrc\":\"a.example\""));
+    sink_clear(&sink);
+    pl_ingest_free(late);
+    pl_ingest_free(kept);
+}
+
 static void TEST_own_traffic_is_skipped_before_any_work(void **state)
 {
     (void)state;
@@ -427,6 +469,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(TEST_a_record_complete_from_birth),
+        cmocka_unit_test(TEST_records_render_the_same_late_or_kept),
         cmocka_unit_test(TEST_numbering_continues_after_last_seq_or_is_left_out),
         cmocka_unit_test(TEST_bridge_ports_name_the_interfaces_when_no_device_does),
         cmocka_unit_test(TEST_non_ip_frames_get_a_record_with_error),
