@@ -16,6 +16,7 @@
 #include <zlib.h>
 
 #include "pl_history.h"
+#include "pl_json.h"
 #include "pl_nflogcap.h"
 
 /* The read-ahead's batch: its references are dropped at once, so a larger
@@ -141,29 +142,31 @@ void pl_body_source_fini(struct pl_body_source *src)
 /* ------------------------------------------------------------ formats */
 
 size_t pl_body_format_json(enum pl_body_event event, const struct pl_record *rec, size_t index,
-                           char *scratch, struct pl_body_piece *pieces)
+                           struct pl_json *text, struct pl_body_piece *pieces)
 {
-    (void)scratch;
     switch (event) {
     case PL_BODY_BEGIN: pieces[0] = (struct pl_body_piece){"[", 1}; return 1;
     case PL_BODY_END: pieces[0] = (struct pl_body_piece){"]", 1}; return 1;
     case PL_BODY_RECORD: break;
     }
+    if (pl_record_render(rec, text) < 0)
+        return PL_BODY_FORMAT_FAILED;
     size_t n = 0;
     if (index)
         pieces[n++] = (struct pl_body_piece){",", 1};
-    pieces[n++] = (struct pl_body_piece){rec->json, rec->json_len};
+    pieces[n++] = (struct pl_body_piece){text->buf, text->len};
     return n;
 }
 
 size_t pl_body_format_ndjson(enum pl_body_event event, const struct pl_record *rec, size_t index,
-                             char *scratch, struct pl_body_piece *pieces)
+                             struct pl_json *text, struct pl_body_piece *pieces)
 {
-    (void)scratch;
     (void)index;
     if (event != PL_BODY_RECORD)
         return 0;
-    pieces[0] = (struct pl_body_piece){rec->json, rec->json_len};
+    if (pl_record_render(rec, text) < 0)
+        return PL_BODY_FORMAT_FAILED;
+    pieces[0] = (struct pl_body_piece){text->buf, text->len};
     pieces[1] = (struct pl_body_piece){"\n", 1};
     return 2;
 }
@@ -180,7 +183,7 @@ struct pl_body {
     struct pl_body_piece pieces[PL_BODY_PIECES];
     size_t n_pieces, piece; /* pieces[piece..n_pieces) still to write */
     size_t offset;          /* bytes of pieces[piece] already written */
-    char scratch[PL_BODY_SCRATCH];
+    struct pl_json text; /* the format's: a record's JSON, rendered */
     int gzip;
     int finishing; /* gzip: every piece is in, Z_FINISH until the end */
     int ended;     /* every byte is written */
@@ -193,6 +196,7 @@ struct pl_body *pl_body_new(struct pl_history *h, const struct pl_query *q,
     struct pl_body *b = calloc(1, sizeof(*b));
     if (!b)
         return NULL;
+    pl_json_init(&b->text);
     if (gzip && deflateInit2(&b->z, GZIP_LEVEL, Z_DEFLATED, GZIP_WINDOW_BITS, GZIP_MEM_LEVEL,
                              Z_DEFAULT_STRATEGY) != Z_OK) {
         free(b);
@@ -223,7 +227,7 @@ static size_t format(struct pl_body *b, enum pl_body_event event, const struct p
                      size_t index)
 {
     if (b->format)
-        return b->format(event, rec, index, b->scratch, b->pieces);
+        return b->format(event, rec, index, &b->text, b->pieces);
     return b->formatter.format(b->formatter.ctx, event, rec, index, b->pieces);
 }
 
@@ -319,6 +323,7 @@ void pl_body_free(struct pl_body *b)
         deflateEnd(&b->z);
     if (b->formatter.free)
         b->formatter.free(b->formatter.ctx);
+    pl_json_fini(&b->text);
     free(b);
 }
 

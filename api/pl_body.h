@@ -24,9 +24,10 @@
 
 #include "pl_query.h"
 
+struct pl_json;
+
 #define PL_BODY_BATCH 64   /* references one body holds at most */
 #define PL_BODY_PIECES 4   /* pieces one format call may give */
-#define PL_BODY_SCRATCH 64 /* bytes of scratch a format may write its pieces into */
 
 struct pl_history;
 
@@ -78,21 +79,24 @@ enum pl_body_event {
 };
 
 /* Writes the pieces of one event into pieces (at most PL_BODY_PIECES);
- * pieces may point into rec (referenced until the next call) or into
- * scratch (PL_BODY_SCRATCH bytes the body owns). Returns the count. */
+ * pieces may point into rec (referenced until the next call) or into text
+ * (a buffer the body owns and keeps from call to call, for the record's
+ * rendered JSON: pl_record_render). Returns the count, or
+ * PL_BODY_FORMAT_FAILED when it cannot go on (out of memory). */
 typedef size_t (*pl_body_format_fn)(enum pl_body_event event, const struct pl_record *rec,
-                                    size_t index, char *scratch, struct pl_body_piece *pieces);
+                                    size_t index, struct pl_json *text,
+                                    struct pl_body_piece *pieces);
 
 /* The records' JSON as one array: [rec,rec]. */
 size_t pl_body_format_json(enum pl_body_event event, const struct pl_record *rec, size_t index,
-                           char *scratch, struct pl_body_piece *pieces);
+                           struct pl_json *text, struct pl_body_piece *pieces);
 /* One record a line, each line ending in '\n'; no record, no byte. */
 size_t pl_body_format_ndjson(enum pl_body_event event, const struct pl_record *rec, size_t index,
-                             char *scratch, struct pl_body_piece *pieces);
+                             struct pl_json *text, struct pl_body_piece *pieces);
 
 /* A format with state of its own (the pcap export's libpcap dumper). Its
  * format is called as a pl_body_format_fn is, with ctx in place of the
- * scratch; it returns PL_BODY_FORMAT_FAILED when it cannot go on (the
+ * text; it returns PL_BODY_FORMAT_FAILED when it cannot go on (the
  * body's read then fails). free (may be NULL) frees ctx with the body. */
 #define PL_BODY_FORMAT_FAILED ((size_t)-1)
 struct pl_body_formatter {

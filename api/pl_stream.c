@@ -49,6 +49,7 @@
 #include "pl_dispatch.h"
 #include "pl_history.h"
 #include "pl_http.h"
+#include "pl_json.h"
 #include "pl_log.h"
 #include "pl_query.h"
 #include "pl_upgrade.h"
@@ -72,6 +73,14 @@
 #define RX_MAX 1024       /* the first message, {"token": ...}, at most */
 #define OUT_KEEP 65536    /* a record buffer larger than this is freed after use */
 #define STOP_GRACE_MS 300 /* time for close frames to leave at stop */
+/* Records hold their packet, not their JSON (pl_record.h): the service
+ * thread renders a record once and keeps the text for the other clients,
+ * who read the same newest records within a few callbacks of each other.
+ * The newest RENDERED_SLOTS records, at most RENDERED_BYTES of text; a
+ * record rendered when the cache is full is sent from the scratch buffer
+ * and rendered again for the next client. */
+#define RENDERED_SLOTS 1024
+#define RENDERED_BYTES (4u << 20)
 #define CLOSE_TRY_AGAIN 1013
 
 /* permessage-deflate (RFC 7692), libwebsockets' own, taken when a client
@@ -118,6 +127,13 @@ struct pl_stream {
     int going_away;
     lws_sorted_usec_list_t tick;
     struct pl_record *batch[BATCH];
+    struct rendered {
+        uint64_t seq;
+        char *text; /* NULL: the slot is empty */
+        size_t len;
+    } rendered[RENDERED_SLOTS]; /* by seq % RENDERED_SLOTS */
+    size_t rendered_bytes;
+    struct pl_json scratch;
 };
 
 /* One client: libwebsockets' per-session data, zeroed when allocated. */
@@ -396,6 +412,42 @@ static int emit(struct lws *wsi, struct client *c, const char *text, size_t len,
     return 0;
 }
 
+/* The JSON text of rec for the service thread, valid until the next call:
+ * from the cache, or rendered (and kept when there is room). NULL when out
+ * of memory. */
+static const char *record_text(struct pl_stream *s, const struct pl_record *rec, size_t *len)
+{
+    struct rendered *r = &s->rendered[rec->seq % RENDERED_SLOTS];
+    if (r->text && r->seq == rec->seq) {
+        *len = r->len;
+        return r->text;
+    }
+    if (pl_record_render(rec, &s->scratch) < 0)
+        return NULL;
+    if (r->text) {
+        s->rendered_bytes -= r->len;
+        free(r->text);
+        r->text = NULL;
+    }
+    *len = s->scratch.len;
+    if (s->rendered_bytes + s->scratch.len > RENDERED_BYTES)
+        return s->scratch.buf;
+    char *text = malloc(s->scratch.len);
+    if (!text)
+        return s->scratch.buf;
+    memcpy(text, s->scratch.buf, s->scratch.len);
+    *r = (struct rendered){.seq = rec->seq, .text = text, .len = s->scratch.len};
+    s->rendered_bytes += r->len;
+    return text;
+}
+
+static void rendered_free(struct pl_stream *s)
+{
+    for (size_t i = 0; i < RENDERED_SLOTS; i++)
+        free(s->rendered[i].text);
+    pl_json_fini(&s->scratch);
+}
+
 static int send_burst(struct pl_stream *s, struct lws *wsi, struct client *c, unsigned *sent_out,
                       unsigned *scanned_out, int *caught_up_out)
 {
@@ -436,7 +488,9 @@ static int send_burst(struct pl_stream *s, struct lws *wsi, struct client *c, un
             if (sent >= burst)
                 break;
             int full;
-            if (emit(wsi, c, rec->json, rec->json_len, sent, burst, &full) < 0) {
+            size_t len;
+            const char *text = record_text(s, rec, &len);
+            if (!text || emit(wsi, c, text, len, sent, burst, &full) < 0) {
                 failed = 1;
                 break;
             }
@@ -735,6 +789,7 @@ int pl_stream_start(struct pl_stream **out, const struct pl_stream_config *cfg, 
         return -ENOMEM;
     }
     s->history = cfg->history;
+    pl_json_init(&s->scratch);
     s->token = strdup(cfg->token ? cfg->token : "");
     s->max_clients = cfg->max_clients;
     s->auth_secs = cfg->auth_secs ? cfg->auth_secs : PL_STREAM_AUTH_SECS;
@@ -829,6 +884,7 @@ void pl_stream_stop(struct pl_stream *s)
     }
     lws_context_destroy(s->context);
     pthread_mutex_destroy(&s->lock);
+    rendered_free(s);
     free(s->token);
     free(s);
 }

@@ -14,6 +14,7 @@
 
 #include "pl_dns.h"
 #include "pl_domains.h"
+#include "pl_history.h"
 #include "pl_ifnames.h"
 #include "pl_json.h"
 #include "pl_own.h"
@@ -21,7 +22,7 @@
 
 struct pl_ingest {
     struct pl_ingest_config cfg;
-    struct pl_json json; /* the encoding buffer, reused record after record */
+    struct pl_json json; /* keep_json: the encoding buffer, reused */
     int64_t now_sec;     /* receipt time of the packet at hand, for DNS TTLs */
     _Atomic uint64_t last_seq;
     _Atomic uint64_t records;
@@ -45,9 +46,9 @@ struct pl_ingest *pl_ingest_new(const struct pl_ingest_config *cfg)
     if (!in)
         return NULL;
     in->cfg = *cfg;
+    pl_json_init(&in->json);
     if (!in->cfg.clock)
         in->cfg.clock = realtime;
-    pl_json_init(&in->json);
     atomic_store_explicit(&in->last_seq, cfg->last_seq, memory_order_relaxed);
     return in;
 }
@@ -87,23 +88,14 @@ void pl_ingest_packet(void *ctx, const struct pl_nflog_packet *np)
     char indev[PL_IFNAMES_NAME_MAX], outdev[PL_IFNAMES_NAME_MAX];
     pl_ifnames_get(in->cfg.ifnames, np->indev ? np->indev : np->physindev, indev);
     pl_ifnames_get(in->cfg.ifnames, np->outdev ? np->outdev : np->physoutdev, outdev);
-    int64_t now_sec;
-    uint32_t now_nsec;
-    in->cfg.clock(&now_sec, &now_nsec);
+    /* the kernel's timestamp, else the time of receipt (also the DNS
+     * cache's clock: the kernel's is the same realtime clock) */
+    int64_t ts_sec = np->ts_sec;
+    uint32_t ts_nsec = np->ts_nsec;
+    if (!np->has_timestamp)
+        in->cfg.clock(&ts_sec, &ts_nsec);
+    int64_t now_sec = ts_sec;
     in->now_sec = now_sec;
-    struct pl_meta meta = {
-        .prefix = np->prefix,
-        .action = np->action,
-        .indev = indev,
-        .outdev = outdev,
-        .has_hwtype = np->has_hwtype,
-        .hwtype = np->hwtype,
-        .hwheader = np->hwheader,
-        .hwheader_len = np->hwheader_len,
-        .ts_sec = np->has_timestamp ? np->ts_sec : now_sec,
-        .ts_nsec = np->has_timestamp ? np->ts_nsec : now_nsec,
-        .snaplen = in->cfg.snaplen ? in->cfg.snaplen : 0xffff,
-    };
 
     struct pl_packet pkt;
     int rc = ip ? pl_packet_decode(&pkt, np->payload, np->payload_len)
@@ -126,23 +118,10 @@ void pl_ingest_packet(void *ctx, const struct pl_nflog_packet *np)
     }
 
     uint64_t seq = atomic_load_explicit(&in->last_seq, memory_order_relaxed) + 1;
-    pl_json_reset(&in->json);
-    pl_packet_write_record(&in->json, &pkt, &meta, in->cfg.unnumbered ? 0 : seq, domain_src,
-                           domain_dst);
-    if (in->cfg.host && in->json.len > 0 && !pl_json_failed(&in->json)) {
-        /* "Host" goes last, after SPR's keys and ours: the record's own
-         * closing brace is taken off and put back after it. The record in
-         * the history is then byte for byte the one published to NATS and
-         * the one read back from there after a restart. */
-        in->json.buf[--in->json.len] = '\0';
-        pl_json_key(&in->json, "Host");
-        pl_json_cstring(&in->json, in->cfg.host);
-        pl_json_object_end(&in->json);
-    }
     struct pl_record_meta rm = {
         .seq = seq,
-        .ts_sec = meta.ts_sec,
-        .ts_nsec = meta.ts_nsec,
+        .ts_sec = ts_sec,
+        .ts_nsec = ts_nsec,
         .summary = pkt.summary,
         .prefix = np->prefix,
         .action = np->action,
@@ -172,9 +151,25 @@ void pl_ingest_packet(void *ctx, const struct pl_nflog_packet *np)
         .hwheader = np->hwheader,
         .payload = np->payload,
         .host = in->cfg.host,
+        /* what its JSON, rendered when read, needs besides */
+        .domain_src = domain_src,
+        .domain_dst = domain_dst,
+        /* a packet of this many bytes whose IP header does not give its
+         * length may have been cut ("Cut"); 0xffff is NFLOG's most */
+        .snaplen = in->cfg.snaplen ? in->cfg.snaplen : 0xffff,
+        .unnumbered = in->cfg.unnumbered,
     };
-    struct pl_record *rec =
-        pl_json_failed(&in->json) ? NULL : pl_record_new(&rm, in->json.buf, in->json.len);
+    struct pl_record *rec = NULL;
+    if (!in->cfg.keep_json) {
+        rec = pl_record_new(&rm, NULL, 0);
+    } else {
+        /* the record rendered as a reader would, from a record of the same
+         * packet that holds no JSON: the text cannot differ */
+        struct pl_record *bare = pl_record_new(&rm, NULL, 0);
+        if (bare && pl_record_render(bare, &in->json) == 0)
+            rec = pl_record_new(&rm, in->json.buf, in->json.len);
+        pl_record_unref(bare);
+    }
     if (!rec) {
         /* counted and visible in /metrics; the next packet may fit, in a
          * buffer started afresh */

@@ -1,9 +1,11 @@
 /*
  * pl_ingest: the data path from a logged packet to a record (DESIGN.md
  * section 3): own traffic skipped first, interface names, the decode, DNS
- * answers learned and addresses named, the JSON encoded once, and a record
- * made complete (Seq, time, summary, prefix, action, interfaces) in one
- * step. What happens to the record next is the caller's: the server pushes
+ * answers learned and addresses named, and a record made complete (Seq,
+ * time, summary, prefix, action, interfaces, the packet's bytes and the
+ * names its addresses had) in one step. Its JSON is not encoded here: a
+ * reader renders it (pl_record_render), so a record nobody reads costs no
+ * encoding. What happens to the record next is the caller's: the server pushes
  * it into the history, `packet_logs decode` prints it.
  *
  * One thread only (the NFLOG thread, or the decode command); the counters
@@ -36,6 +38,10 @@ struct pl_ingest_config {
     int unnumbered;             /* records carry no Seq (the decode command without --seq) */
     pl_ingest_clock_fn clock;   /* NULL: CLOCK_REALTIME */
     const char *host;           /* records end with "Host": host (--nats); NULL: no Host */
+    /* Every record will be read (--nats publishes each): encode its JSON
+     * here, from the decode at hand, and keep it in the record, rather
+     * than decode again in each reader. */
+    int keep_json;
     pl_ingest_emit_fn emit;
     void *emit_ctx;
 };

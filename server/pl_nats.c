@@ -37,6 +37,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "pl_json.h"
 #include "pl_log.h"
 #include "pl_record_json.h"
 
@@ -59,6 +60,7 @@ struct pl_nats {
     int stream_ready; /* the publisher's: the stream was found or made */
 
     struct pl_history *history;
+    struct pl_json json; /* the publisher's: a record's JSON, rendered */
     pthread_t thread;
     int started;     /* 1: the publisher runs, 2: the follower */
     uint64_t cursor; /* the publisher's: the next Seq to publish */
@@ -308,6 +310,7 @@ int pl_nats_open(struct pl_nats **out, const struct pl_nats_config *cfg, char *e
         return -1;
     }
     n->cfg = *cfg;
+    pl_json_init(&n->json);
     pl_nats_token(n->host, cfg->host);
     snprintf(n->stream, sizeof(n->stream), "%s", cfg->stream);
     n->cfg.servers = n->servers;
@@ -515,8 +518,10 @@ static int publish(struct pl_nats *n, const struct pl_record *rec)
     snprintf(subject, sizeof(subject), "%s.%s.%s", PL_NATS_SUBJECT_ROOT, n->host, prefix);
     char id[MSG_ID_MAX];
     snprintf(id, sizeof(id), "%s.%s.%" PRIu64, n->host, n->instance, rec->seq);
+    if (pl_record_render(rec, &n->json) < 0)
+        return -1;
     natsMsg *msg = NULL;
-    if (natsMsg_Create(&msg, subject, NULL, rec->json, (int)rec->json_len) != NATS_OK)
+    if (natsMsg_Create(&msg, subject, NULL, n->json.buf, (int)n->json.len) != NATS_OK)
         return -1;
     jsPubOptions po;
     jsPubOptions_Init(&po);
@@ -842,5 +847,6 @@ void pl_nats_close(struct pl_nats *n)
     free(n->sent_ms);
     free((void *)n->done);
     free(n->servers);
+    pl_json_fini(&n->json);
     free(n);
 }

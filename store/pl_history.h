@@ -5,7 +5,7 @@
  *
  * One writer (the NFLOG thread) pushes; any number of readers (HTTP and
  * WebSocket threads) take references in small batches under a short lock
- * and filter, encode and send outside it. The writer never waits for a
+ * and filter, render (pl_record_render) and send outside it. The writer never waits for a
  * reader longer than a reader's batch of pointer copies.
  */
 #ifndef PL_HISTORY_H
@@ -15,86 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "pl_packet.h"
-
-#define PL_RECORD_PREFIX_MAX 64 /* NFLOG's prefix attribute is at most 64 */
-#define PL_RECORD_ACTION_MAX 16
-#define PL_RECORD_IFNAME_MAX 16 /* IFNAMSIZ */
-#define PL_RECORD_HOST_MAX 64   /* --host-name: 63 characters */
-
-/* What a capture of the record needs besides its time and prefix
- * (GET /packet_logs.pcap writes it back as the NFLOG frame it came in):
- * NFLOG's view of the packet. Its bytes, the hardware header then the
- * payload as logged, follow the JSON's NUL in the record's allocation:
- * pl_record_hwheader() and pl_record_payload(). */
-struct pl_record_capture {
-    uint16_t group; /* the NFLOG group */
-    uint8_t family; /* nfgenmsg's: AF_INET, AF_INET6, AF_BRIDGE; 0: unknown */
-    uint8_t hook;   /* the netfilter hook, when has_hook */
-    uint8_t has_hook;
-    uint8_t has_hwtype;
-    uint8_t has_timestamp; /* the kernel stamped it (else the time is of receipt) */
-    uint16_t hw_protocol;  /* ethertype, 0 when absent */
-    uint16_t hwtype;       /* ARPHRD_* */
-    uint32_t indev, outdev, physindev, physoutdev; /* interface indexes, 0: none */
-    uint32_t hwheader_len;                         /* bytes of hardware header kept */
-    uint32_t payload_len; /* bytes of the packet kept (cut by the snaplen) */
-    uint32_t orig_len;    /* the packet's whole length (>= payload_len) */
-};
-
-/* One record: immutable once pushed. The JSON text is encoded once and sent
- * to every reader as is. */
-struct pl_record {
-    atomic_int refs; /* the history holds one reference */
-    uint64_t seq;    /* the record's "Seq": unique, increasing */
-    int64_t ts_sec;  /* the record's "Timestamp" */
-    uint32_t ts_nsec;
-    struct pl_summary summary;
-    char prefix[PL_RECORD_PREFIX_MAX]; /* as the kernel gave it */
-    char action[PL_RECORD_ACTION_MAX];
-    char indev[PL_RECORD_IFNAME_MAX];
-    char outdev[PL_RECORD_IFNAME_MAX];
-    struct pl_record_capture capture; /* its bytes follow the JSON's NUL */
-    char host[PL_RECORD_HOST_MAX];    /* the record's "Host" (--nats, --from-nats); "" none */
-    size_t json_len;
-    char json[]; /* NUL-terminated JSON object */
-};
-
-/* What a record holds besides its JSON, given when it is made: a record is
- * complete from birth and never changes. NULL strings are "". */
-struct pl_record_meta {
-    uint64_t seq;
-    int64_t ts_sec;
-    uint32_t ts_nsec;
-    struct pl_summary summary;
-    const char *prefix;
-    const char *action;
-    const char *indev;
-    const char *outdev;
-    /* the capture's fields; its hwheader_len bytes of hwheader and
-     * payload_len bytes of payload are copied (NULL with a length of 0) */
-    struct pl_record_capture capture;
-    const uint8_t *hwheader;
-    const uint8_t *payload;
-    const char *host;
-};
-
-/* Allocates a record of meta (NULL: all zero) with json_len bytes of JSON
- * (copied from json), the capture's bytes, and one reference, owned by the
- * caller. Strings are cut to their fields. Returns NULL when out of memory. */
-struct pl_record *pl_record_new(const struct pl_record_meta *meta, const char *json,
-                                size_t json_len);
-/* Takes one more reference. */
-void pl_record_ref(struct pl_record *rec);
-/* Drops one reference; the record is freed with the last. NULL is fine. */
-void pl_record_unref(struct pl_record *rec);
-/* Bytes the record accounts for against --history-bytes: the capture's
- * bytes count too. */
-size_t pl_record_size(const struct pl_record *rec);
-/* The capture's hardware header (rec->capture.hwheader_len bytes) and
- * payload (rec->capture.payload_len bytes), inside the record. */
-const uint8_t *pl_record_hwheader(const struct pl_record *rec);
-const uint8_t *pl_record_payload(const struct pl_record *rec);
+#include "pl_record.h"
 
 struct pl_history;
 

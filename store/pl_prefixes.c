@@ -38,6 +38,7 @@ struct metric_slot {
 struct pl_prefixes {
     pthread_mutex_t lock;
     size_t n;
+    size_t last; /* the entry counted last: the next record's, most often */
     struct entry entries[PL_PREFIXES_MAX + 1]; /* the last one is "other" */
     size_t n_labels;                           /* prefixes that have a label of their own */
     size_t n_slots;
@@ -114,6 +115,14 @@ static void copy_cut(char *field, size_t size, const char *text)
     field[len] = '\0';
 }
 
+/* Whether e is the entry of these strings as cut to its fields. */
+static int entry_is(const struct entry *e, const char *host, const char *prefix, const char *action)
+{
+    return !strncmp(e->prefix, prefix, sizeof(e->prefix) - 1) &&
+           !strncmp(e->action, action, sizeof(e->action) - 1) &&
+           !strncmp(e->host, host, sizeof(e->host) - 1);
+}
+
 void pl_prefixes_count(struct pl_prefixes *p, const char *prefix, const char *action, int64_t sec,
                        uint32_t nsec)
 {
@@ -125,26 +134,29 @@ void pl_prefixes_count_host(struct pl_prefixes *p, const char *host, const char 
 {
     /* compare what an entry can hold: a prefix longer than the field is
      * stored cut, and must find that entry again, not take a new one */
-    struct entry key;
-    copy_cut(key.prefix, sizeof(key.prefix), prefix);
-    copy_cut(key.action, sizeof(key.action), action);
-    copy_cut(key.host, sizeof(key.host), host ? host : "");
+    if (!host)
+        host = "";
     pthread_mutex_lock(&p->lock);
     struct entry *e = NULL;
-    for (size_t i = 0; i < p->n; i++) {
-        if (!strcmp(p->entries[i].prefix, key.prefix) &&
-            !strcmp(p->entries[i].action, key.action) && !strcmp(p->entries[i].host, key.host)) {
-            e = &p->entries[i];
-            break;
+    if (p->last < p->n && entry_is(&p->entries[p->last], host, prefix, action)) {
+        e = &p->entries[p->last];
+    } else {
+        for (size_t i = 0; i < p->n; i++) {
+            if (entry_is(&p->entries[i], host, prefix, action)) {
+                e = &p->entries[i];
+                p->last = i;
+                break;
+            }
         }
     }
     if (!e) {
         if (p->n < PL_PREFIXES_MAX) {
+            p->last = p->n;
             e = &p->entries[p->n++];
-            memcpy(e->prefix, key.prefix, sizeof(e->prefix));
-            memcpy(e->action, key.action, sizeof(e->action));
-            memcpy(e->host, key.host, sizeof(e->host));
-            e->slot = metric_slot(p, key.prefix, key.action);
+            copy_cut(e->prefix, sizeof(e->prefix), prefix);
+            copy_cut(e->action, sizeof(e->action), action);
+            copy_cut(e->host, sizeof(e->host), host);
+            e->slot = metric_slot(p, e->prefix, e->action);
         } else {
             e = &p->entries[PL_PREFIXES_MAX];
         }

@@ -51,7 +51,7 @@ static int refs(struct pl_record *rec)
 static int json_names_seq(const struct pl_record *rec)
 {
     unsigned long long seq = 0;
-    return sscanf(rec->json, "{\"Seq\":%llu}", &seq) == 1 && seq == rec->seq;
+    return sscanf(rec->data, "{\"Seq\":%llu}", &seq) == 1 && seq == rec->seq;
 }
 
 static void check_json_names_seq(const struct pl_record *rec)
@@ -79,7 +79,7 @@ static void test_record_capture_bytes(void **state)
     assert_int_equal(rec->capture.orig_len, 1500);
     assert_memory_equal(pl_record_hwheader(rec), hw, 3);
     assert_memory_equal(pl_record_payload(rec), payload, 5);
-    assert_string_equal(rec->json, "{}");
+    assert_string_equal(rec->data, "{}");
     assert_int_equal(pl_record_size(rec), sizeof(*rec) + 3 + 3 + 5);
     pl_record_unref(rec);
     /* a length without its bytes is none; orig_len is at least what is kept */
@@ -101,7 +101,7 @@ static void test_record_new(void **state)
     assert_non_null(rec);
     assert_int_equal(refs(rec), 1);
     assert_int_equal(rec->json_len, 7);
-    assert_string_equal(rec->json, "{\"a\":1}");
+    assert_string_equal(rec->data, "{\"a\":1}");
     assert_int_equal(rec->seq, 0);
     assert_string_equal(rec->prefix, "");
     assert_int_equal(pl_record_size(rec), sizeof(*rec) + 8);
@@ -115,7 +115,8 @@ static void test_record_new(void **state)
     /* Empty JSON (and a NULL pointer with it) is still a valid record. */
     rec = pl_record_new(NULL, NULL, 0);
     assert_non_null(rec);
-    assert_string_equal(rec->json, "");
+    assert_int_equal(rec->json_len, 0);
+    assert_int_equal(pl_record_size(rec), sizeof(*rec));
     pl_record_unref(rec);
 
     /* A length no allocation can hold. */

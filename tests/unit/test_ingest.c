@@ -18,7 +18,9 @@
 #include <string.h>
 
 #include "pl_domains.h"
+#include "pl_history.h"
 #include "pl_ingest.h"
+#include "pl_json.h"
 #include "pl_own.h"
 
 /* ------------------------------------------------------- pl_record_new */
@@ -54,6 +56,14 @@ static void emit(void *ctx, struct pl_record *rec)
     struct sink *sink = ctx;
     assert_true(sink->n < MAX_RECORDS);
     sink->records[sink->n++] = rec;
+}
+
+/* A record's JSON, as a reader renders it; valid until the next call. */
+static const char *json_of(const struct pl_record *rec)
+{
+    static struct pl_json text;
+    assert_int_equal(pl_record_render(rec, &text), 0);
+    return text.buf;
 }
 
 static void fixed_clock(int64_t *sec, uint32_t *nsec)
@@ -183,9 +193,9 @@ static void TEST_a_record_complete_from_birth(void **state)
     assert_string_equal(rec->outdev, "");
     assert_int_equal(rec->summary.family, 4);
     assert_int_equal(rec->summary.proto, 17);
-    assert_non_null(strstr(rec->json, "\"InDev\":\"lo\",\"OutDev\":\"\""));
-    assert_non_null(strstr(rec->json, "\"Seq\":1"));
-    assert_null(strstr(rec->json, "\"Error\""));
+    assert_non_null(strstr(json_of(rec), "\"InDev\":\"lo\",\"OutDev\":\"\""));
+    assert_non_null(strstr(json_of(rec), "\"Seq\":1"));
+    assert_null(strstr(json_of(rec), "\"Error\""));
     /* what a capture of it needs, from birth */
     assert_int_equal(rec->capture.group, 3);
     assert_int_equal(rec->capture.family, 2);
@@ -201,7 +211,7 @@ static void TEST_a_record_complete_from_birth(void **state)
     assert_int_equal(rec->capture.payload_len, len);
     assert_int_equal(rec->capture.orig_len, len);
     assert_memory_equal(pl_record_payload(rec), bytes, len);
-    assert_int_equal(pl_record_size(rec), sizeof(*rec) + rec->json_len + 1 + 14 + len);
+    assert_int_equal(pl_record_size(rec), sizeof(*rec) + 14 + len);
     /* the next record is numbered on; without a kernel time, receipt time */
     np.has_timestamp = 0;
     pl_ingest_packet(in, &np);
@@ -228,12 +238,12 @@ static void TEST_numbering_continues_after_last_seq_or_is_left_out(void **state)
     struct pl_nflog_packet np = packet(bytes, len);
     pl_ingest_packet(in, &np);
     assert_int_equal(sink.records[0]->seq, 42);
-    assert_non_null(strstr(sink.records[0]->json, "\"Seq\":42"));
+    assert_non_null(strstr(json_of(sink.records[0]), "\"Seq\":42"));
     pl_ingest_free(in);
     cfg.unnumbered = 1;
     in = pl_ingest_new(&cfg);
     pl_ingest_packet(in, &np);
-    assert_null(strstr(sink.records[1]->json, "\"Seq\""));
+    assert_null(strstr(json_of(sink.records[1]), "\"Seq\""));
     sink_clear(&sink);
     pl_ingest_free(in);
 }
@@ -271,7 +281,7 @@ static void TEST_non_ip_frames_get_a_record_with_error(void **state)
     pl_ingest_packet(in, &np);
     assert_int_equal(sink.n, 1);
     assert_non_null(
-        strstr(sink.records[0]->json, "\"Error\":\"not an IP packet: ethertype 0x0806 (ARP)"));
+        strstr(json_of(sink.records[0]), "\"Error\":\"not an IP packet: ethertype 0x0806 (ARP)"));
     struct pl_ingest_stats st;
     pl_ingest_stats(in, &st);
     assert_int_equal(st.decode_errors, 1);
@@ -302,7 +312,7 @@ static void TEST_dns_answers_name_later_addresses(void **state)
     size_t len = dns_answer(bytes);
     struct pl_nflog_packet np = packet(bytes, len);
     pl_ingest_packet(in, &np);
-    assert_non_null(strstr(sink.records[0]->json, "\"DNS\":{"));
+    assert_non_null(strstr(json_of(sink.records[0]), "\"DNS\":{"));
     struct pl_ingest_stats st;
     pl_ingest_stats(in, &st);
     assert_int_equal(st.dns_entries, 1);
@@ -310,16 +320,58 @@ static void TEST_dns_answers_name_later_addresses(void **state)
     len = tcp(bytes, IP(10, 0, 0, 9), IP(10, 0, 0, 1), 443, 40001);
     np = packet(bytes, len);
     pl_ingest_packet(in, &np);
-    assert_non_null(strstr(sink.records[1]->json, "\"RecentDomainSrc\":\"a.example\""));
-    assert_null(strstr(sink.records[1]->json, "RecentDomainDst"));
+    assert_non_null(strstr(json_of(sink.records[1]), "\"RecentDomainSrc\":\"a.example\""));
+    assert_null(strstr(json_of(sink.records[1]), "RecentDomainDst"));
     /* without a cache, no name */
     struct pl_ingest *plain = ingest(&sink, NULL, NULL, 0);
     pl_ingest_packet(plain, &np);
-    assert_null(strstr(sink.records[2]->json, "RecentDomain"));
+    assert_null(strstr(json_of(sink.records[2]), "RecentDomain"));
     sink_clear(&sink);
     pl_ingest_free(plain);
     pl_ingest_free(in);
     pl_domains_free(domains);
+}
+
+/* A record renders the same whenever it is read: later, from its packet and
+ * what the DNS cache said when it came, or from the JSON made at once
+ * (keep_json, for --nats). */
+static void TEST_records_render_the_same_late_or_kept(void **state)
+{
+    (void)state;
+    struct sink sink = {0};
+    struct pl_domains *domains = pl_domains_new(16);
+    assert_non_null(domains);
+    struct pl_ingest_config cfg = {.domains = domains,
+                                   .host = "router1",
+                                   .clock = fixed_clock,
+                                   .emit = emit,
+                                   .emit_ctx = &sink};
+    struct pl_ingest *late = pl_ingest_new(&cfg);
+    cfg.keep_json = 1;
+    struct pl_ingest *kept = pl_ingest_new(&cfg);
+    uint8_t answer[256], bytes[128];
+    struct pl_nflog_packet np = packet(answer, dns_answer(answer));
+    pl_ingest_packet(late, &np);
+    pl_ingest_packet(kept, &np);
+    np = packet(bytes, tcp(bytes, IP(10, 0, 0, 9), IP(10, 0, 0, 1), 443, 40001));
+    pl_ingest_packet(late, &np);
+    pl_ingest_packet(kept, &np);
+    assert_int_equal(sink.n, 4);
+    /* the cache forgets: what the record saw stays */
+    pl_domains_free(domains);
+    for (size_t i = 0; i < 4; i += 2) { /* late, kept; late, kept */
+        assert_int_equal(sink.records[i]->json_len, 0);
+        assert_true(sink.records[i + 1]->json_len > 0);
+        char late_text[4096];
+        snprintf(late_text, sizeof(late_text), "%s", json_of(sink.records[i]));
+        assert_string_equal(late_text, json_of(sink.records[i + 1]));
+        assert_string_equal(sink.records[i + 1]->data, late_text);
+        assert_non_null(strstr(late_text, ",\"Host\":\"router1\"}"));
+    }
+    assert_non_null(strstr(json_of(sink.records[2]), "\"RecentDomainSrc\":\"a.example\""));
+    sink_clear(&sink);
+    pl_ingest_free(late);
+    pl_ingest_free(kept);
 }
 
 static void TEST_own_traffic_is_skipped_before_any_work(void **state)
@@ -366,10 +418,10 @@ static void TEST_cut_packets_say_so(void **state)
     size_t len = udp(bytes, IP(10, 0, 0, 1), IP(10, 0, 0, 2), 1, 2, payload, sizeof(payload));
     struct pl_nflog_packet np = packet(bytes, 128); /* the kernel copied 128 bytes */
     pl_ingest_packet(in, &np);
-    assert_non_null(strstr(sink.records[0]->json, "\"Truncated\":true"));
+    assert_non_null(strstr(json_of(sink.records[0]), "\"Truncated\":true"));
     char want[32];
     snprintf(want, sizeof(want), "\"Length\":%zu", len);
-    assert_non_null(strstr(sink.records[0]->json, want));
+    assert_non_null(strstr(json_of(sink.records[0]), want));
     /* the capture keeps the bytes given and the packet's length */
     const struct pl_record *cut = sink.records[0];
     assert_int_equal(cut->capture.payload_len, 128);
@@ -378,7 +430,7 @@ static void TEST_cut_packets_say_so(void **state)
     /* whole: neither key */
     np = packet(bytes, len);
     pl_ingest_packet(in, &np);
-    assert_null(strstr(sink.records[1]->json, "Truncated"));
+    assert_null(strstr(json_of(sink.records[1]), "Truncated"));
     assert_int_equal(sink.records[1]->capture.orig_len, len);
     sink_clear(&sink);
     pl_ingest_free(in);
@@ -417,6 +469,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(TEST_a_record_complete_from_birth),
+        cmocka_unit_test(TEST_records_render_the_same_late_or_kept),
         cmocka_unit_test(TEST_numbering_continues_after_last_seq_or_is_left_out),
         cmocka_unit_test(TEST_bridge_ports_name_the_interfaces_when_no_device_does),
         cmocka_unit_test(TEST_non_ip_frames_get_a_record_with_error),

@@ -51,7 +51,7 @@ static void test_fields_read_back(void **state)
     assert_memory_equal(rec->summary.dst, dst, 4);
     /* the text kept byte for byte */
     assert_int_equal(rec->json_len, strlen(TCP_RECORD));
-    assert_string_equal(rec->json, TCP_RECORD);
+    assert_string_equal(rec->data, TCP_RECORD);
     pl_record_unref(rec);
 }
 
@@ -61,10 +61,10 @@ static void test_seq_rewritten_not_tcp_seq(void **state)
     struct pl_record *rec = NULL;
     assert_int_equal(pl_record_from_json(&rec, TCP_RECORD, strlen(TCP_RECORD), 123456, NULL), 0);
     assert_int_equal(rec->seq, 123456);
-    assert_non_null(strstr(rec->json, "\"Seq\":77}")); /* TCP's own, untouched */
-    assert_non_null(strstr(rec->json, ",\"Seq\":123456,\"Host\""));
+    assert_non_null(strstr(rec->data, "\"Seq\":77}")); /* TCP's own, untouched */
+    assert_non_null(strstr(rec->data, ",\"Seq\":123456,\"Host\""));
     assert_int_equal(rec->json_len, strlen(TCP_RECORD) + 4);
-    assert_int_equal(strlen(rec->json), rec->json_len);
+    assert_int_equal(strlen(rec->data), rec->json_len);
     pl_record_unref(rec);
 }
 
