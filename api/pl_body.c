@@ -183,7 +183,7 @@ struct pl_body {
     struct pl_body_piece pieces[PL_BODY_PIECES];
     size_t n_pieces, piece; /* pieces[piece..n_pieces) still to write */
     size_t offset;          /* bytes of pieces[piece] already written */
-    struct pl_json text; /* the format's: a record's JSON, rendered */
+    struct pl_json text;    /* the format's: a record's JSON, rendered */
     int gzip;
     int finishing; /* gzip: every piece is in, Z_FINISH until the end */
     int ended;     /* every byte is written */

@@ -26,8 +26,8 @@
 
 struct pl_json;
 
-#define PL_BODY_BATCH 64   /* references one body holds at most */
-#define PL_BODY_PIECES 4   /* pieces one format call may give */
+#define PL_BODY_BATCH 64 /* references one body holds at most */
+#define PL_BODY_PIECES 4 /* pieces one format call may give */
 
 struct pl_history;
 
