@@ -1,7 +1,10 @@
 """What the benchmark scripts share: running commands, in a namespace or
-not, and reading a process's CPU time."""
+not, reading a process's CPU time, the paced sender, a GET and a counter
+of /metrics inside the namespace."""
 import os
+import re
 import subprocess
+import time
 
 
 def sh(*args, check=True, **kw):
@@ -19,3 +22,39 @@ def cpu_seconds(pid):
         fields = f.read().rsplit(")", 1)[1].split()
     tick = os.sysconf("SC_CLK_TCK")
     return (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+
+
+def flood(ns, binary, port, rate, seconds):
+    """Runs the paced UDP sender (udp_flood) to 127.0.0.1:port inside ns;
+    returns the packets it sent."""
+    out = sh(*netns_cmd(ns, binary, "127.0.0.1", str(port), str(rate), str(seconds)),
+             capture_output=True, text=True).stdout
+    return int(re.search(r"sent=(\d+)", out).group(1))
+
+
+def http_get(ns, port, path):
+    """GET inside the namespace (the server listens on its loopback)."""
+    code = ("import sys,urllib.request;"
+            f"r=urllib.request.urlopen('http://127.0.0.1:{port}'+sys.argv[1],timeout=10);"
+            "sys.stdout.buffer.write(r.read())")
+    return sh(*netns_cmd(ns, "/usr/bin/python3", "-c", code, path), capture_output=True).stdout
+
+
+def metric(text, name):
+    """A counter of a /metrics text (0 when absent)."""
+    m = re.search(rf"^{name} (\d+)$", text, re.M)
+    return int(m.group(1)) if m else 0
+
+
+def wait_quiet(read_count, timeout=30.0):
+    """Waits until the count stops moving (the receiver caught up)."""
+    last, still = -1, 0
+    end = time.time() + timeout
+    while time.time() < end:
+        now = read_count()
+        still = still + 1 if now == last else 0
+        if still >= 4:
+            return now
+        last = now
+        time.sleep(0.25)
+    return last

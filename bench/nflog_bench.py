@@ -30,7 +30,6 @@ Usage (root): bench/nflog_bench.py --binary build/packet_logs
 import argparse
 import json
 import os
-import re
 import signal
 import struct
 import subprocess
@@ -38,7 +37,8 @@ import sys
 import tempfile
 import time
 
-from benchlib import cpu_seconds, netns_cmd, sh
+import benchlib
+from benchlib import cpu_seconds, metric, netns_cmd, sh, wait_quiet
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 NS = f"plbench{os.getpid()}"
@@ -52,36 +52,11 @@ def in_ns(*args):
 
 
 def flood(binary, rate, seconds):
-    out = sh(*in_ns(binary, "127.0.0.1", str(PORT), str(rate), str(seconds)),
-             capture_output=True, text=True).stdout
-    return int(re.search(r"sent=(\d+)", out).group(1))
+    return benchlib.flood(NS, binary, PORT, rate, seconds)
 
 
 def http_get(port, path):
-    """GET inside the namespace (the server listens on its loopback)."""
-    code = ("import sys,urllib.request;"
-            f"r=urllib.request.urlopen('http://127.0.0.1:{port}'+sys.argv[1],timeout=10);"
-            "sys.stdout.buffer.write(r.read())")
-    return sh(*in_ns("/usr/bin/python3", "-c", code, path), capture_output=True).stdout
-
-
-def metric(text, name):
-    m = re.search(rf"^{name} (\d+)$", text, re.M)
-    return int(m.group(1)) if m else 0
-
-
-def wait_quiet(read_count, timeout=30.0):
-    """Waits until the count stops moving (the receiver caught up)."""
-    last, still = -1, 0
-    end = time.time() + timeout
-    while time.time() < end:
-        now = read_count()
-        still = still + 1 if now == last else 0
-        if still >= 4:
-            return now
-        last = now
-        time.sleep(0.25)
-    return last
+    return benchlib.http_get(NS, port, path)
 
 
 def run_packet_logs(args, flood_bin, http_port, floor):

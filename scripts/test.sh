@@ -46,8 +46,9 @@ step "sanitizer build (ASan + UBSan) and the same tests"
 cmake -S . -B build-asan -DPL_WERROR=ON -DPL_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build build-asan -j "$jobs"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure)
+# (pytest.ini: load)
 PACKET_LOGS_BINARY=$here/build-asan/packet_logs STREAM_JSON_LOGS=$here/build-asan/tools/stream-json-logs \
-  ASAN_OPTIONS=detect_leaks=1 /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
+  ASAN_OPTIONS=detect_leaks=1 /usr/bin/python3 -m pytest -q -p no:cacheprovider -m "not load" tests/integration
 
 step "ThreadSanitizer build: unit and integration tests, for races"
 cmake -S . -B build-tsan -DPL_WERROR=ON -DPL_TSAN=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
@@ -56,7 +57,7 @@ cmake --build build-tsan -j "$jobs"
 # bounds of time and memory are the release and ASan runs' to check: TSan
 # runs 5-15x slower with 5-10x the memory (pytest.ini: timing)
 PACKET_LOGS_BINARY=$here/build-tsan/packet_logs STREAM_JSON_LOGS=$here/build-tsan/tools/stream-json-logs \
-  /usr/bin/python3 -m pytest -q -p no:cacheprovider -m "not timing" tests/integration
+  /usr/bin/python3 -m pytest -q -p no:cacheprovider -m "not timing and not load" tests/integration
 
 # fuzz TARGET MAX_LEN CORPUS [SEEDS...]: a libFuzzer run of fuzz_seconds;
 # a crash stops the tests with the finding's path
