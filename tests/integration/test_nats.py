@@ -146,6 +146,9 @@ def test_publish_host_subject_msgid_and_metrics(hub, routers, start_server):
     assert info["config"]["subjects"] == ["packet_logs.>"]
     assert info["config"]["storage"] == "file"
     assert info["config"]["max_bytes"] == 1 << 30
+    # Nats-Msg-Ids remembered 30 s (--nats-duplicate-window), not the
+    # server's 2 min: 12 million ids at 100,000 records/s
+    assert info["config"]["duplicate_window"] == 30 * 10**9
 
 
 def test_restart_keeps_history_and_seq(hub, routers, start_server):
