@@ -25,6 +25,10 @@ Nats-Msg-Id and a reply subject for the PubAck, as packet_logs does;
 --no-ack and --no-msg-id leave either out) and reads the acknowledgments;
 reported: nats-server's CPU per message.
 
+--client-floor measures the client library alone: bench/nats_floor.c
+publishes RATE messages/s for SECONDS in each of its modes (plain, header,
+acks, js: see there); reported: its CPU per message, and nats-server's.
+
 Usage (root): bench/nats_bench.py --binary build/packet_logs [--repeat N]
 """
 import argparse
@@ -242,6 +246,9 @@ def run(args, flood_bin, http_port, nats_pid, extra, perf=None):
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=15)
+        # its warnings (--quiet keeps the rest out): resends, refusals
+        for line in proc.stderr.read().decode(errors="replace").splitlines()[:5]:
+            print("  packet_logs:", line)
 
 
 def main():
@@ -259,8 +266,10 @@ def main():
     ap.add_argument("--no-ack", action="store_true", help="--server-only: no reply subject")
     ap.add_argument("--no-msg-id", action="store_true", help="--server-only: no Nats-Msg-Id")
     ap.add_argument("--extra", default="", help="more options for the --nats run")
+    ap.add_argument("--client-floor", action="store_true", help="libnats alone (nats_floor.c)")
     args = ap.parse_args()
-    if (args.duplicate_window is not None or args.server_only) and not args.storage:
+    if (args.duplicate_window is not None or args.server_only or args.client_floor) \
+            and not args.storage:
         args.storage = "file"
     args.binary = os.path.abspath(args.binary)
     nats_server = shutil.which("nats-server") or "/usr/sbin/nats-server"
@@ -284,6 +293,18 @@ def main():
             c = create_stream(args)
             print(f"stream: {c['storage']} storage, duplicate window "
                   f"{c.get('duplicate_window', 0) / 1e9:g} s")
+        if args.client_floor:
+            floor_bin = os.path.join(workdir, "nats_floor")
+            sh("cc", "-O2", "-o", floor_bin, os.path.join(HERE, "nats_floor.c"), "-lnats")
+            for _ in range(args.repeat):
+                for mode in ("plain", "header", "acks", "js"):
+                    before = cpu_seconds(nats.pid)
+                    out = sh(*in_ns(floor_bin, f"nats://127.0.0.1:{NATS_PORT}", mode,
+                                    str(args.rate), str(args.rate * args.seconds)),
+                             capture_output=True, text=True).stdout.strip()
+                    server = (cpu_seconds(nats.pid) - before) / (args.rate * args.seconds) * 1e6
+                    print(f"{out}; nats-server {server:.2f} us/message", flush=True)
+            return 0
         if args.server_only:
             for _ in range(args.repeat):
                 r = server_only(args, nats.pid)
