@@ -508,8 +508,10 @@ static int apply_nats_max_bytes(struct pl_config *cfg, const char *value, char *
     return 0;
 }
 
-/* Seconds, or a number with s, m, h or d. */
-static int apply_nats_max_age(struct pl_config *cfg, const char *value, char *why, size_t why_len)
+/* Seconds, or a number with s, m, h or d, into *seconds; zero says what
+ * 0 means, for the message. */
+static int parse_age(uint64_t *seconds, const char *value, const char *zero, char *why,
+                     size_t why_len)
 {
     char *end = NULL;
     errno = 0;
@@ -528,13 +530,24 @@ static int apply_nats_max_age(struct pl_config *cfg, const char *value, char *wh
     /* JetStream keeps the age in nanoseconds in an int64 */
     if (!scale || n > (uint64_t)(INT64_MAX / 1000000000) / scale) {
         snprintf(why, why_len,
-                 "expected 0 (no limit) or a duration such as 3600, 90m, 24h, 7d, "
+                 "expected 0 (%s) or a duration such as 3600, 90m, 24h, 7d, "
                  "got \"%s\"",
-                 value);
+                 zero, value);
         return -1;
     }
-    cfg->nats_max_age = n * scale;
+    *seconds = n * scale;
     return 0;
+}
+
+static int apply_nats_max_age(struct pl_config *cfg, const char *value, char *why, size_t why_len)
+{
+    return parse_age(&cfg->nats_max_age, value, "no limit", why, why_len);
+}
+
+static int apply_nats_duplicate_window(struct pl_config *cfg, const char *value, char *why,
+                                       size_t why_len)
+{
+    return parse_age(&cfg->nats_duplicate_window, value, "the server's default", why, why_len);
 }
 
 static const struct option_spec specs[] = {
@@ -640,6 +653,10 @@ static const struct option_spec specs[] = {
     {"nats-max-age", "PACKET_LOGS_NATS_MAX_AGE", 1, "AGE", "0",
      "age after which a stream created drops records (3600, 90m, 24h,\n7d); 0: no limit",
      apply_nats_max_age},
+    {"nats-duplicate-window", "PACKET_LOGS_NATS_DUPLICATE_WINDOW", 1, "AGE", "30s",
+     "how long a stream created remembers Nats-Msg-Ids to drop a\n"
+     "retried record (at most --nats-max-age); 0: the server's 2 min",
+     apply_nats_duplicate_window},
 };
 
 #define N_SPECS (sizeof(specs) / sizeof(specs[0]))

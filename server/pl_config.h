@@ -47,6 +47,8 @@ struct pl_config {
     uint64_t nats_max_bytes; /* --nats-max-bytes, of a stream created; 0: no limit */
     uint64_t nats_max_age;   /* --nats-max-age in seconds, of a stream created; 0: none */
     char from_nats[1024];    /* --from-nats: URLs; no NFLOG, the stream is the source */
+    /* --nats-duplicate-window in seconds, of a stream created; 0: the server's */
+    uint64_t nats_duplicate_window;
 };
 
 /* Fills cfg from the environment, then argv (flags win). Returns 0 to run,

@@ -35,6 +35,8 @@ struct pl_nats_config {
     uint64_t max_bytes;       /* of a stream created; 0: no limit */
     uint64_t max_age;         /* seconds, of a stream created; 0: no limit */
     unsigned connect_wait_ms; /* how long open waits for a first server */
+    /* seconds, of a stream created (at most max_age); 0: the server's */
+    uint64_t duplicate_window;
     /* called (on a NATS thread) with the connection's local end whenever
      * it connects or reconnects, family 0 when disconnected; may be NULL */
     void (*local_end)(void *ctx, int family, const uint8_t *addr, uint16_t port);

@@ -340,6 +340,7 @@ static int open_nats(struct server *s, const char *servers, const char *option)
         .replicas = cfg->nats_replicas,
         .max_bytes = cfg->nats_max_bytes,
         .max_age = cfg->nats_max_age,
+        .duplicate_window = cfg->nats_duplicate_window,
         .connect_wait_ms = 5000,
         /* a publisher's own connection is skipped as our own traffic */
         .local_end = cfg->from_nats[0] ? NULL : nats_local_end,

@@ -146,6 +146,9 @@ def test_publish_host_subject_msgid_and_metrics(hub, routers, start_server):
     assert info["config"]["subjects"] == ["packet_logs.>"]
     assert info["config"]["storage"] == "file"
     assert info["config"]["max_bytes"] == 1 << 30
+    # Nats-Msg-Ids remembered 30 s (--nats-duplicate-window), not the
+    # server's 2 min: 12 million ids at 100,000 records/s
+    assert info["config"]["duplicate_window"] == 30 * 10**9
 
 
 def test_restart_keeps_history_and_seq(hub, routers, start_server):
@@ -210,6 +213,40 @@ def test_nats_down_serves_locally_and_counts(hub, routers, start_server):
     assert m["packet_logs_nats_lost_total"] == 30
     seqs = sorted(r[3]["Seq"] for r in fleet_records(nats, "r1"))
     assert seqs == list(range(1, 6)) + list(range(36, 56))
+
+
+def test_refused_records_counted_lost(hub, routers, start_server):
+    """A record JetStream refuses for good (here: larger than the stream's
+    max_msg_size) is counted lost, once, not retried and not published;
+    the others go on."""
+    nats = nats_single(hub)
+    c = Client(hub.ns, nats.port)
+    r = c.request("$JS.API.STREAM.CREATE.PACKET_LOGS",
+                  {"name": "PACKET_LOGS", "subjects": ["packet_logs.>"], "storage": "file",
+                   "max_msg_size": 1500})
+    assert "error" not in r, r
+    r1 = routers()
+    addr = hub.join(r1.router)
+    srv = start_server(r1.router, ["--group", "0:allowed", "--nats", nats.url(addr),
+                                   "--host-name", "r1"])
+    send(r1, 5, "small")
+    poll("5 published", lambda: srv.metrics().get("packet_logs_nats_published_total") == 5)
+    # a record of a datagram of 1400 bytes is over 1500 bytes of JSON (base64)
+    ns_sh(r1.wan, "/usr/bin/python3", "-c",
+          "import socket,sys\n"
+          "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+          "for i in range(3): s.sendto(b'x'*1400,(sys.argv[1],%d))\n" % FLEET_PORT, WAN_ROUTER4)
+    send(r1, 4, "after")
+    m = poll("3 lost, 9 published", lambda: (lambda m: m if m.get(
+        "packet_logs_nats_lost_total") == 3 and m.get(
+        "packet_logs_nats_published_total") == 9 else None)(srv.metrics()))
+    time.sleep(1)  # no retry makes them count twice
+    m = srv.metrics()
+    assert m["packet_logs_nats_lost_total"] == 3
+    assert m["packet_logs_nats_published_total"] == 9
+    got = sorted(payload(rec) for _, _, _, rec in fleet_records(nats, "r1"))
+    assert got == sorted([f"small-{i}" for i in range(5)] + [f"after-{i}" for i in range(4)])
+    c.close()
 
 
 def test_cluster_node_killed_loses_nothing(hub, routers, start_server):

@@ -323,6 +323,7 @@ static void TEST_nats_options(void **state)
     assert_int_equal(cfg.nats_replicas, 1);
     assert_int_equal(cfg.nats_max_bytes, 1ull << 30);
     assert_int_equal(cfg.nats_max_age, 0);
+    assert_int_equal(cfg.nats_duplicate_window, 30);
     assert_true(cfg.host_name[0] != '\0'); /* the machine's name */
 
     const char *good[] = {"--nats",
@@ -337,6 +338,8 @@ static void TEST_nats_options(void **state)
                           "10G",
                           "--nats-max-age",
                           "7d",
+                          "--nats-duplicate-window",
+                          "2m",
                           NULL};
     assert_int_equal(parse(&cfg, good).rc, 0);
     assert_string_equal(cfg.nats_servers, "nats://10.0.0.1:4222,nats://n2:4222");
@@ -345,6 +348,7 @@ static void TEST_nats_options(void **state)
     assert_int_equal(cfg.nats_replicas, 3);
     assert_int_equal(cfg.nats_max_bytes, 10ull << 30);
     assert_int_equal(cfg.nats_max_age, 7 * 86400);
+    assert_int_equal(cfg.nats_duplicate_window, 120);
 
     static const struct {
         const char *flag, *value;
@@ -366,6 +370,10 @@ static void TEST_nats_options(void **state)
     struct outcome o = parse(&cfg, both);
     assert_int_equal(o.rc, -1);
     assert_non_null(strstr(o.err, "--from-nats"));
+    const char *window[] = {"--nats-duplicate-window", "30x", NULL};
+    o = parse(&cfg, window);
+    assert_int_equal(o.rc, -1);
+    assert_non_null(strstr(o.err, "--nats-duplicate-window"));
 }
 
 #define CASE(f) cmocka_unit_test_setup(f, clear_environment)
