@@ -46,7 +46,8 @@ import sys
 import tempfile
 import time
 
-from benchlib import cpu_seconds, netns_cmd, sh
+import benchlib
+from benchlib import cpu_seconds, metric, netns_cmd, sh
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 NS = f"plnbench{os.getpid()}"
@@ -174,34 +175,15 @@ def rss_mb(pid):
 
 
 def flood(binary, rate, seconds):
-    out = sh(*in_ns(binary, "127.0.0.1", str(PORT), str(rate), str(seconds)),
-             capture_output=True, text=True).stdout
-    return int(re.search(r"sent=(\d+)", out).group(1))
+    return benchlib.flood(NS, binary, PORT, rate, seconds)
 
 
 def http_get(port, path):
-    code = ("import sys,urllib.request;"
-            f"r=urllib.request.urlopen('http://127.0.0.1:{port}'+sys.argv[1],timeout=10);"
-            "sys.stdout.buffer.write(r.read())")
-    return sh(*in_ns("/usr/bin/python3", "-c", code, path), capture_output=True).stdout
+    return benchlib.http_get(NS, port, path)
 
 
-def metric(text, name):
-    m = re.search(rf"^{name} (\d+)$", text, re.M)
-    return int(m.group(1)) if m else 0
-
-
-def wait_quiet(read_count, timeout=60.0):
-    last, still = -1, 0
-    end = time.time() + timeout
-    while time.time() < end:
-        now = read_count()
-        still = still + 1 if now == last else 0
-        if still >= 4:
-            return now
-        last = now
-        time.sleep(0.25)
-    return last
+def wait_quiet(read_count):
+    return benchlib.wait_quiet(read_count, timeout=60.0)
 
 
 def run(args, flood_bin, http_port, nats_pid, extra, perf=None):
