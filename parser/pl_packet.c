@@ -493,6 +493,13 @@ int pl_packet_not_ip(struct pl_packet *pkt, const uint8_t *data, size_t len, uin
     return fail(pkt, "not an IP packet: ethertype 0x%04x%s, %zu bytes", ethertype, name, len);
 }
 
+int pl_packet_decode_logged(struct pl_packet *pkt, const uint8_t *data, size_t len,
+                            uint16_t ethertype)
+{
+    return pl_packet_ethertype_is_ip(ethertype) ? pl_packet_decode(pkt, data, len)
+                                                : pl_packet_not_ip(pkt, data, len, ethertype);
+}
+
 /* ---------------------------------------------------------------- writer */
 
 static void write_base(struct pl_json *w, const struct pl_packet *pkt, const struct pl_span *s)

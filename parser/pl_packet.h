@@ -95,6 +95,19 @@ int pl_packet_decode(struct pl_packet *pkt, const uint8_t *data, size_t len);
  * fills *pkt with no layers and an error naming the ethertype. Returns -1. */
 int pl_packet_not_ip(struct pl_packet *pkt, const uint8_t *data, size_t len, uint16_t ethertype);
 
+/* Whether a logged packet of this ethertype (NFLOG's hardware protocol; 0:
+ * none given) is IP: inet rules log IP only, a bridge rule also logs ARP
+ * and the like. */
+static inline int pl_packet_ethertype_is_ip(uint16_t ethertype)
+{
+    return ethertype == 0 || ethertype == 0x0800 || ethertype == 0x86dd;
+}
+
+/* A logged packet of that ethertype: pl_packet_decode when it is IP, else
+ * pl_packet_not_ip. Returns theirs. */
+int pl_packet_decode_logged(struct pl_packet *pkt, const uint8_t *data, size_t len,
+                            uint16_t ethertype);
+
 /* Writes the record of a decoded packet as one JSON object: the layers in
  * SPR's order, then RecentDomainSrc/Dst when non-NULL and non-empty, Prefix,
  * Action, Timestamp, InDev, OutDev, Seq (when seq is nonzero), Truncated

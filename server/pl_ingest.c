@@ -76,9 +76,7 @@ static void count(_Atomic uint64_t *counter)
 void pl_ingest_packet(void *ctx, const struct pl_nflog_packet *np)
 {
     struct pl_ingest *in = ctx;
-    /* inet rules log IP only; a bridge rule also logs ARP and the like */
-    int ip = np->hw_protocol == 0 || np->hw_protocol == 0x0800 || np->hw_protocol == 0x86dd;
-    if (ip && in->cfg.own &&
+    if (pl_packet_ethertype_is_ip(np->hw_protocol) && in->cfg.own &&
         pl_own_match(in->cfg.own, np->payload, np->payload_len, np->indev || np->physindev,
                      np->outdev || np->physoutdev)) {
         count(&in->own_skipped);
@@ -98,8 +96,7 @@ void pl_ingest_packet(void *ctx, const struct pl_nflog_packet *np)
     in->now_sec = now_sec;
 
     struct pl_packet pkt;
-    int rc = ip ? pl_packet_decode(&pkt, np->payload, np->payload_len)
-                : pl_packet_not_ip(&pkt, np->payload, np->payload_len, np->hw_protocol);
+    int rc = pl_packet_decode_logged(&pkt, np->payload, np->payload_len, np->hw_protocol);
     char domain_src[PL_DOMAINS_NAME_MAX] = "", domain_dst[PL_DOMAINS_NAME_MAX] = "";
     if (in->cfg.domains) {
         const struct pl_span *dns = &pkt.layer[PL_LAYER_DNS];
@@ -164,9 +161,10 @@ void pl_ingest_packet(void *ctx, const struct pl_nflog_packet *np)
         rec = pl_record_new(&rm, NULL, 0);
     } else {
         /* the record rendered as a reader would, from a record of the same
-         * packet that holds no JSON: the text cannot differ */
+         * packet that holds no JSON and the decode at hand: the text cannot
+         * differ */
         struct pl_record *bare = pl_record_new(&rm, NULL, 0);
-        if (bare && pl_record_render(bare, &in->json) == 0)
+        if (bare && pl_record_render_decoded(bare, &pkt, &in->json) == 0)
             rec = pl_record_new(&rm, in->json.buf, in->json.len);
         pl_record_unref(bare);
     }

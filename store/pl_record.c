@@ -135,20 +135,23 @@ static const char *domain(const struct pl_record *rec, int dst, char *buf)
 
 int pl_record_render(const struct pl_record *rec, struct pl_json *out)
 {
-    pl_json_reset(out);
     if (rec->json_len) {
+        pl_json_reset(out);
         pl_json_raw(out, rec->data, rec->json_len);
         return pl_json_failed(out) ? -ENOMEM : 0;
     }
-    /* the ingest path's decode again: inet rules log IP only; a bridge rule
-     * also logs ARP and the like */
-    const struct pl_record_capture *c = &rec->capture;
-    int ip = c->hw_protocol == 0 || c->hw_protocol == 0x0800 || c->hw_protocol == 0x86dd;
+    /* the ingest path's decode again */
     struct pl_packet pkt;
-    if (ip)
-        pl_packet_decode(&pkt, pl_record_payload(rec), c->payload_len);
-    else
-        pl_packet_not_ip(&pkt, pl_record_payload(rec), c->payload_len, c->hw_protocol);
+    pl_packet_decode_logged(&pkt, pl_record_payload(rec), rec->capture.payload_len,
+                            rec->capture.hw_protocol);
+    return pl_record_render_decoded(rec, &pkt, out);
+}
+
+int pl_record_render_decoded(const struct pl_record *rec, const struct pl_packet *pkt,
+                             struct pl_json *out)
+{
+    pl_json_reset(out);
+    const struct pl_record_capture *c = &rec->capture;
     struct pl_meta meta = {
         .prefix = rec->prefix,
         .action = rec->action,
@@ -163,7 +166,7 @@ int pl_record_render(const struct pl_record *rec, struct pl_json *out)
         .snaplen = rec->snaplen,
     };
     char src[PL_RECORD_DOMAIN_MAX + 1], dst[PL_RECORD_DOMAIN_MAX + 1];
-    pl_packet_write_record(out, &pkt, &meta, rec->unnumbered ? 0 : rec->seq, domain(rec, 0, src),
+    pl_packet_write_record(out, pkt, &meta, rec->unnumbered ? 0 : rec->seq, domain(rec, 0, src),
                            domain(rec, 1, dst));
     if (rec->host[0] && out->len > 0 && !pl_json_failed(out)) {
         /* "Host" goes last, after SPR's keys and ours: the record's own

@@ -119,5 +119,10 @@ const uint8_t *pl_record_payload(const struct pl_record *rec);
  * saw it (with "Host" last when it has one). Any thread; pure. Returns 0,
  * or -ENOMEM when out could not grow (out has failed). */
 int pl_record_render(const struct pl_record *rec, struct pl_json *out);
+/* pl_record_render of a record without JSON whose packet the caller has
+ * just decoded into pkt (pl_packet_decode_logged of the same bytes): the
+ * ingest path encodes with the decode it already has (keep_json). */
+int pl_record_render_decoded(const struct pl_record *rec, const struct pl_packet *pkt,
+                             struct pl_json *out);
 
 #endif
