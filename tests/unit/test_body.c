@@ -204,6 +204,19 @@ static char *gunzip(const char *data, size_t len, size_t *out_len)
     return out;
 }
 
+/* The whole body of b read step bytes at a time, gunzipped when gzip; the
+ * body is freed. */
+static char *read_body(struct pl_body *b, size_t step, int gzip, size_t *len)
+{
+    char *body = read_all(b, step, len);
+    pl_body_free(b);
+    if (!gzip)
+        return body;
+    char *plain = gunzip(body, *len, len);
+    free(body);
+    return plain;
+}
+
 static void test_formats_and_gzip(void **state)
 {
     (void)state;
@@ -228,15 +241,7 @@ static void test_formats_and_gzip(void **state)
                 struct pl_body *b = pl_body_new(h, &q, cases[i].format, gzip, &next);
                 assert_non_null(b);
                 size_t len;
-                char *body = read_all(b, steps[s], &len);
-                pl_body_free(b);
-                if (gzip) {
-                    size_t plain_len;
-                    char *plain = gunzip(body, len, &plain_len);
-                    free(body);
-                    body = plain;
-                    len = plain_len;
-                }
+                char *body = read_body(b, steps[s], gzip, &len);
                 size_t start = strlen(cases[i].start), end = strlen(cases[i].end);
                 if (!end)
                     assert_int_equal(len, start);
@@ -310,15 +315,7 @@ static void test_pcap(void **state)
             assert_non_null(b);
             assert_int_equal(next, 119); /* the 60th odd seq: more follow */
             size_t len;
-            char *body = read_all(b, steps[st], &len);
-            pl_body_free(b);
-            if (gzip) {
-                size_t plain_len;
-                char *plain = gunzip(body, len, &plain_len);
-                free(body);
-                body = plain;
-                len = plain_len;
-            }
+            char *body = read_body(b, steps[st], gzip, &len);
             FILE *f = fmemopen(body, len, "r");
             assert_non_null(f);
             char err[PCAP_ERRBUF_SIZE];
