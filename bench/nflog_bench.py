@@ -9,7 +9,10 @@ packets per second for SECONDS, --repeat times (3). The receivers:
   - the floor on group 6: bench/nflog_floor.c, a bare libnetfilter_log
     receive loop (same batching, 16 MiB buffer, reads each payload,
     nothing more); packets counted in a memory-mapped file;
-  - packet_logs on group 5 (--group 5:allowed), records counted in /metrics;
+  - packet_logs on group 5 (--group 5:allowed), records counted in /metrics,
+    with its default --coalesce (under load it waits 1 ms before reading
+    again, so one wakeup reads many batches; the floor reads at every
+    wakeup) or the one given (--coalesce 0: at every wakeup, as the floor);
     the floor and packet_logs run at the same time, on the same packets,
     so that other work on the machine weighs on both alike: their ratio
     is steady where figures taken one after the other are not;
@@ -19,7 +22,8 @@ Reported: records received, kernel drops, CPU time of the receiver process
 (utime + stime from /proc), CPU per record, per round, and the median
 ratios to the floor (target: packet_logs at most 1.5x) and to ulogd2. --perf FILE records
 packet_logs' run with `perf record -g` (software clock; this machine has no
-hardware counters) into FILE for `perf report`.
+hardware counters) into FILE, and the floor's into FILE.floor, for
+`perf report`.
 
 Then the REST latency of a filtered page of 100 records from a history of
 100,000 (p50, p99), for a filter that fills the page at once and one that
@@ -69,7 +73,8 @@ def run_packet_logs(args, flood_bin, http_port, floor):
                                   f"127.0.0.1:{http_port}", "--qthreshold", str(args.qthreshold),
                                   "--qtimeout", str(args.qtimeout), "--rcvbuf", "64M",
                                   "--history-records", "100000", "--history-bytes", "512M",
-                                  "--quiet"),
+                                  "--quiet", *(["--coalesce", str(args.coalesce)]
+                                               if args.coalesce is not None else [])),
                             stderr=subprocess.PIPE)
     try:
         for _ in range(100):
@@ -78,11 +83,14 @@ def run_packet_logs(args, flood_bin, http_port, floor):
                 break
             except Exception:
                 time.sleep(0.1)
-        perf = None
+        perfs = []
         if args.perf:
-            perf = subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-g",
-                                     "-o", args.perf, "-p", str(proc.pid)],
-                                    stderr=subprocess.DEVNULL)
+            # packet_logs into FILE, the floor into FILE.floor: the same
+            # rounds, to compare where each one's time goes
+            for pid, out in ((proc.pid, args.perf), (floor.proc.pid, args.perf + ".floor")):
+                perfs.append(subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-g",
+                                               "-o", out, "-p", str(pid)],
+                                              stderr=subprocess.DEVNULL))
 
         def records():
             return metric(http_get(http_port, "/metrics").decode(),
@@ -97,7 +105,7 @@ def run_packet_logs(args, flood_bin, http_port, floor):
             cpu, fl_cpu = cpu_seconds(proc.pid) - before, floor.cpu() - fl_before
             rounds.append(({"sent": sent, "records": got, "cpu": cpu},
                            {"sent": sent, "records": fl_got, "cpu": fl_cpu}))
-        if perf:
+        for perf in perfs:
             perf.send_signal(signal.SIGINT)
             perf.wait(timeout=60)
         text = http_get(http_port, "/metrics").decode()
@@ -239,6 +247,9 @@ def main():
     ap.add_argument("--qtimeout", type=int, default=10, help="ms")
     ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--repeat", type=int, default=3, help="rounds of the flood; the median counts")
+    ap.add_argument("--coalesce", type=int,
+                    help="packet_logs' --coalesce (ms); 0 reads at every wakeup, as the "
+                         "floor does (default: packet_logs' own default)")
     ap.add_argument("--perf", help="perf record packet_logs' run into this file")
     ap.add_argument("--no-ulogd", action="store_true", help="skip ulogd2 (profiling runs)")
     args = ap.parse_args()
@@ -267,7 +278,8 @@ def main():
 
     print(f"rule: udp dport {PORT} log group {GROUP} and group {FLOOR_GROUP} (the floor, at the same "
           f"time); {args.rate} packets/s for {args.seconds} s, {args.repeat} rounds; "
-          f"batching {args.qthreshold} packets / {args.qtimeout} ms")
+          f"batching {args.qthreshold} packets / {args.qtimeout} ms; packet_logs "
+          f"--coalesce {'default (1 ms)' if args.coalesce is None else args.coalesce}")
 
     def per(r):
         return r["cpu"] / r["records"] * 1e6 if r["records"] else float("nan")

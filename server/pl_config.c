@@ -231,6 +231,7 @@ static int apply_group(struct pl_config *cfg, const char *value, char *why, size
 
 NUMBER_OPTION(apply_qthreshold, nflog.qthreshold, uint32_t, 1, 65535, "the batch threshold")
 NUMBER_OPTION(apply_qtimeout, nflog.qtimeout_ms, uint32_t, 0, 10000, "the batch timeout (ms)")
+NUMBER_OPTION(apply_coalesce, coalesce_ms, unsigned, 0, 100, "the read coalescing time (ms)")
 SIZE_OPTION(apply_rcvbuf, nflog.rcvbuf, uint32_t, 65536, 1ull << 30, "the receive buffer")
 NUMBER_OPTION(apply_history_records, history_records, size_t, 1, 100000000,
               "the history's record bound")
@@ -564,6 +565,12 @@ static const struct option_spec specs[] = {
      "packets the kernel batches into one message", apply_qthreshold},
     {"qtimeout", "PACKET_LOGS_QTIMEOUT", 1, "MS", "10",
      "longest the kernel holds a batch, in ms (10 ms steps)", apply_qtimeout},
+    /* a wakeup costs more than the records it reads: at 100,000 packets/s
+     * waiting 1 ms halves the CPU, and a trickle is read at once */
+    {"coalesce", "PACKET_LOGS_COALESCE", 1, "MS", "1",
+     "under load (a read of a full batch or more), wait this long\n"
+     "before reading again, so that one wakeup reads many batches; 0: never",
+     apply_coalesce},
     {"rcvbuf", "PACKET_LOGS_RCVBUF", 1, "SIZE", "16M",
      "NFLOG socket receive buffer (SO_RCVBUFFORCE)", apply_rcvbuf},
     {"history-records", "PACKET_LOGS_HISTORY_RECORDS", 1, "N", "50000",

@@ -1153,6 +1153,7 @@ BAD_OPTIONS = [
     (["--history-bytes", "lots"], "--history-bytes"),
     (["--qtimeout", "99999"], "--qtimeout"),
     (["--qthreshold", "0"], "--qthreshold"),
+    (["--coalesce", "101"], "--coalesce"),
     (["--group", "x:allowed"], "--group"),
     (["--group", "0:not allowed!"], "--group"),
     (["--group", "70000"], "--group"),

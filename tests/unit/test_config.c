@@ -27,6 +27,7 @@ static const char *const variables[] = {
     "PACKET_LOGS_HISTORY_RECORDS", "PACKET_LOGS_HISTORY_BYTES",
     "PACKET_LOGS_TOKEN",           "PACKET_LOGS_INSECURE_NO_AUTH",
     "PACKET_LOGS_QUIET",           "WANIF",
+    "PACKET_LOGS_COALESCE",
 };
 
 static int clear_environment(void **state)
@@ -83,6 +84,7 @@ static void TEST_defaults(void **state)
     assert_int_equal(cfg.nflog.qthreshold, 16);
     assert_int_equal(cfg.nflog.qtimeout_ms, 10);
     assert_int_equal(cfg.nflog.rcvbuf, 16u << 20);
+    assert_int_equal(cfg.coalesce_ms, 1);
     assert_int_equal(cfg.nflog.copy_range, 1600);
     assert_int_equal(cfg.dns_cache, 8192);
     assert_int_equal(cfg.max_clients, 128);
@@ -280,6 +282,33 @@ static void TEST_unknown_and_missing(void **state)
     assert_int_equal(parse(&cfg, stray).rc, -1);
 }
 
+/* --coalesce: milliseconds, 0 (read at once) to 100; the variable too */
+static void TEST_coalesce(void **state)
+{
+    (void)state;
+    struct pl_config cfg;
+    const char *off[] = {"--coalesce", "0", NULL};
+    assert_int_equal(parse(&cfg, off).rc, 0);
+    assert_int_equal(cfg.coalesce_ms, 0);
+    const char *most[] = {"--coalesce=100", NULL};
+    assert_int_equal(parse(&cfg, most).rc, 0);
+    assert_int_equal(cfg.coalesce_ms, 100);
+    static const char *const bad[] = {"101", "-1", "1.5", "soon", ""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *args[] = {"--coalesce", bad[i], NULL};
+        struct outcome o = parse(&cfg, args);
+        assert_int_equal(o.rc, -1);
+        assert_non_null(strstr(o.err, "--coalesce"));
+    }
+    setenv("PACKET_LOGS_COALESCE", "5", 1);
+    assert_int_equal(parse(&cfg, NULL).rc, 0);
+    assert_int_equal(cfg.coalesce_ms, 5);
+    setenv("PACKET_LOGS_COALESCE", "never", 1);
+    struct outcome o = parse(&cfg, NULL);
+    assert_int_equal(o.rc, -1);
+    assert_non_null(strstr(o.err, "PACKET_LOGS_COALESCE"));
+}
+
 static void TEST_help_lists_every_option_with_its_variable(void **state)
 {
     (void)state;
@@ -390,6 +419,7 @@ int main(void)
         CASE(TEST_group_rules),
         CASE(TEST_bad_groups),
         CASE(TEST_sizes),
+        CASE(TEST_coalesce),
         CASE(TEST_booleans),
         CASE(TEST_unknown_and_missing),
         CASE(TEST_help_lists_every_option_with_its_variable),
