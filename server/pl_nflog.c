@@ -70,6 +70,7 @@ struct pl_nflog {
     void *ctx;
     struct attr_view view; /* of the message being handled */
     int delivered;         /* the callback ran for it */
+    int datagram_started;  /* a packet of the datagram at hand was handed out */
     int msg_error;         /* something in it did not parse */
 
     _Atomic uint64_t packets; /* read by pl_nflog_stats from any thread */
@@ -501,6 +502,8 @@ static int on_packet(struct nflog_g_handle *gh, struct nfgenmsg *nfmsg, struct n
         slot->have_seq = 1;
     }
 
+    pkt.same_receipt = n->datagram_started;
+    n->datagram_started = 1;
     n->fn(n->ctx, &pkt);
     n->delivered = 1;
     bump(&n->packets);
@@ -535,6 +538,7 @@ static int handle_datagram(struct pl_nflog *n, size_t len)
     uint64_t before = atomic_load_explicit(&n->packets, memory_order_relaxed);
     const unsigned char *p = n->buf;
     size_t rem = len;
+    n->datagram_started = 0;
 
     while (rem >= sizeof(struct nlmsghdr)) {
         const struct nlmsghdr *nlh = (const struct nlmsghdr *)p;

@@ -52,6 +52,10 @@ struct pl_nflog_packet {
     size_t payload_len;
     int has_hook; /* the packet header gave the netfilter hook */
     uint8_t hook;
+    /* it came in the same datagram as the packet handed out before it:
+     * received at the same instant (a caller that reads the clock for a
+     * time of receipt may reuse that reading); 0 for a datagram's first */
+    int same_receipt;
 };
 
 typedef void (*pl_nflog_fn)(void *ctx, const struct pl_nflog_packet *pkt);

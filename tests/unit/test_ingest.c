@@ -408,6 +408,73 @@ static void TEST_own_traffic_is_skipped_before_any_work(void **state)
     pl_own_close(own);
 }
 
+/* A clock that moves 1 ms a reading and counts them. */
+static int clock_reads;
+static void ticking_clock(int64_t *sec, uint32_t *nsec)
+{
+    clock_reads++;
+    *sec = 1700000000;
+    *nsec = (uint32_t)clock_reads * 1000000u;
+}
+
+/* The packets of one datagram share one reading of the clock for their
+ * time of receipt (pl_nflog sets same_receipt on all but the first); a
+ * new datagram reads it again; the kernel's time needs none; a first
+ * packet skipped as our own still starts its datagram. */
+static void TEST_one_clock_reading_per_datagram(void **state)
+{
+    (void)state;
+    struct sink sink = {0};
+    struct pl_own *own = NULL;
+    char err[128];
+    assert_int_equal(pl_own_open(&own, "127.0.0.1", 8080, err, sizeof(err)), 0);
+    struct pl_ingest_config cfg = {
+        .own = own, .clock = ticking_clock, .emit = emit, .emit_ctx = &sink};
+    struct pl_ingest *in = pl_ingest_new(&cfg);
+    assert_non_null(in);
+    clock_reads = 0;
+    uint8_t bytes[128];
+    size_t len = udp(bytes, IP(10, 0, 0, 1), IP(10, 0, 0, 2), 12345, 9, HI, 2);
+    struct pl_nflog_packet np = packet(bytes, len);
+    /* datagram 1: three packets, one reading */
+    for (int i = 0; i < 3; i++) {
+        np.same_receipt = i > 0;
+        pl_ingest_packet(in, &np);
+    }
+    assert_int_equal(clock_reads, 1);
+    /* datagram 2: the kernel's time first, then two without: one reading */
+    np.same_receipt = 0;
+    np.has_timestamp = 1;
+    np.ts_sec = 1600000000;
+    pl_ingest_packet(in, &np);
+    np.has_timestamp = 0;
+    np.same_receipt = 1;
+    pl_ingest_packet(in, &np);
+    pl_ingest_packet(in, &np);
+    assert_int_equal(clock_reads, 2);
+    /* datagram 3: its first packet is our own (skipped), the next reads */
+    uint8_t own_bytes[128];
+    size_t own_len = tcp(own_bytes, IP(127, 0, 0, 1), IP(127, 0, 0, 1), 40000, 8080);
+    struct pl_nflog_packet mine = packet(own_bytes, own_len);
+    mine.indev = 1;
+    pl_ingest_packet(in, &mine);
+    pl_ingest_packet(in, &np);
+    assert_int_equal(clock_reads, 3);
+    assert_int_equal(sink.n, 7);
+    static const uint32_t ms[] = {1, 1, 1, 0, 2, 2, 3};
+    for (size_t i = 0; i < sink.n; i++) {
+        if (i == 3) {
+            assert_int_equal(sink.records[i]->ts_sec, 1600000000);
+            continue;
+        }
+        assert_int_equal(sink.records[i]->ts_sec, 1700000000);
+        assert_int_equal(sink.records[i]->ts_nsec, ms[i] * 1000000u);
+    }
+    sink_clear(&sink);
+    pl_ingest_free(in);
+    pl_own_close(own);
+}
+
 static void TEST_cut_packets_say_so(void **state)
 {
     (void)state;
@@ -475,6 +542,7 @@ int main(void)
         cmocka_unit_test(TEST_non_ip_frames_get_a_record_with_error),
         cmocka_unit_test(TEST_dns_answers_name_later_addresses),
         cmocka_unit_test(TEST_own_traffic_is_skipped_before_any_work),
+        cmocka_unit_test(TEST_one_clock_reading_per_datagram),
         cmocka_unit_test(TEST_cut_packets_say_so),
         cmocka_unit_test(TEST_out_of_memory_loses_the_packet_counted_and_goes_on),
         cmocka_unit_test(TEST_free_null_is_a_no_op),

@@ -380,6 +380,34 @@ static void test_group_held_elsewhere_is_ebusy(void **state)
     pl_nflog_close(second);
 }
 
+/* A kernel batch of several packets comes as one datagram: its first
+ * packet is handed out with same_receipt 0, the others with 1 (one clock
+ * reading serves them all). */
+static void test_packets_of_one_datagram_say_so(void **state)
+{
+    (void)state;
+    need_root();
+    struct pl_nflog_config cfg = config(GROUP);
+    cfg.qthreshold = 100; /* the batch is sent on its 10 ms timeout */
+    struct pl_nflog *n = NULL;
+    char err[256] = "";
+    if (pl_nflog_open(&n, &cfg, err, sizeof(err)) < 0)
+        fail_msg("pl_nflog_open: %s", err);
+    struct sink *sink = calloc(1, sizeof(*sink));
+    assert_non_null(sink);
+    for (int i = 0; i < 6; i++)
+        send_udp(AF_INET, "batched");
+    receive_until(n, sink, 12);
+    assert_int_equal(sink->n, 12);
+    size_t firsts = 0;
+    for (size_t i = 0; i < sink->n; i++)
+        firsts += !sink->seen[i].pkt.same_receipt;
+    assert_false(sink->seen[0].pkt.same_receipt);
+    assert_true(firsts >= 1 && firsts < 12); /* 12 packets sent within 10 ms: batched */
+    free(sink);
+    pl_nflog_close(n);
+}
+
 /* A receive buffer far too small for a burst: the kernel drops messages,
  * says so with ENOBUFS, and the source counts it and goes on. */
 static void test_overrun_counts_kernel_drops(void **state)
@@ -432,6 +460,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_config_is_refused),
         cmocka_unit_test(test_receives_logged_datagrams),
+        cmocka_unit_test(test_packets_of_one_datagram_say_so),
         cmocka_unit_test(test_group_held_elsewhere_is_ebusy),
         cmocka_unit_test(test_overrun_counts_kernel_drops),
     };
