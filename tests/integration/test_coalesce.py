@@ -6,6 +6,8 @@ while a burst of real packets goes through SPR's log rules."""
 import os
 import time
 
+import pytest
+
 from conftest import PY, WAN_ROUTER4, ns_sh
 
 BURST_PORT = 7620
@@ -62,6 +64,7 @@ def burst(net, traffic, start_server, coalesce):
     return switches, took
 
 
+@pytest.mark.timing
 def test_a_burst_is_read_in_fewer_wakeups_with_every_record(net, traffic, start_server):
     eager, _ = burst(net, traffic, start_server, 0)
     waiting, took = burst(net, traffic, start_server, 20)
@@ -80,6 +83,7 @@ print(time.time())
 """
 
 
+@pytest.mark.timing
 def test_a_trickle_is_read_at_once_even_after_a_burst(net, traffic, start_server):
     """One packet at a time is one kernel batch or less: read as soon as the
     kernel hands it over, with the longest --coalesce and right after a
