@@ -116,7 +116,7 @@ static void log_drops(struct server *s)
         return;
     if (st.kernel_drops != s->drops_logged)
         pl_log_warning("the kernel dropped NFLOG messages (ENOBUFS) %llu time%s since the "
-                       "last report; raise --rcvbuf or --qthreshold",
+                       "last report; raise --rcvbuf or --qthreshold, or lower --coalesce",
                        (unsigned long long)(st.kernel_drops - s->drops_logged),
                        pl_log_s(st.kernel_drops - s->drops_logged));
     if (st.parse_errors != s->parse_errors_logged)
