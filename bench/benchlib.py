@@ -11,6 +11,31 @@ def sh(*args, check=True, **kw):
     return subprocess.run(list(args), check=check, **kw)
 
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def build(workdir, name):
+    """Compiles bench/NAME.c into workdir; returns the binary's path."""
+    out = os.path.join(workdir, name)
+    sh("cc", "-O2", "-Wall", "-o", out, os.path.join(HERE, name + ".c"))
+    return out
+
+
+def lab(ns, logs):
+    """Creates network namespace ns with its loopback up and one output
+    chain of log rules: logs is a list of (match, [(prefix, group), ...]),
+    each match (an nft expression: "udp dport 5001") logged to each group
+    with its prefix, as SPR's rules log. The caller deletes ns."""
+    sh("ip", "netns", "add", ns)
+    sh(*netns_cmd(ns, "ip", "link", "set", "lo", "up"))
+    lines = "".join(f"  {match}" + "".join(f' log prefix "{prefix}" group {group}'
+                                           for prefix, group in to) + "\n"
+                    for match, to in logs)
+    rules = ("table inet bench {\n chain out {\n  type filter hook output priority 0;\n"
+             + lines + " }\n}\n")
+    sh(*netns_cmd(ns, "nft", "-f", "-"), input=rules.encode())
+
+
 def netns_cmd(ns, *args):
     """The command line that runs args inside network namespace ns."""
     return ["ip", "netns", "exec", ns, *args]

@@ -23,9 +23,8 @@ import sys
 import tempfile
 import time
 
-from benchlib import flood, http_get, metric, netns_cmd, sh, wait_quiet
+from benchlib import build, flood, http_get, lab, metric, netns_cmd, sh, wait_quiet
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 NS = f"plbulk{os.getpid()}"
 PORT = 5001
 HTTP_PORT = 8087
@@ -95,15 +94,10 @@ def main():
         sys.exit("bulk_bench: run as root (network namespace, nftables)")
     binary = os.path.abspath(args.binary)
     workdir = tempfile.mkdtemp(prefix="plbulk")
-    flood_bin = os.path.join(workdir, "udp_flood")
-    sh("cc", "-O2", "-o", flood_bin, os.path.join(HERE, "udp_flood.c"))
-    sh("ip", "netns", "add", NS)
+    flood_bin = build(workdir, "udp_flood")
     proc = None
     try:
-        sh(*in_ns("ip", "link", "set", "lo", "up"))
-        rules = (f'table inet plbulk {{\n chain out {{\n  type filter hook output priority 0;\n'
-                 f'  udp dport {PORT} log prefix "lan:in " group 5\n }}\n}}\n')
-        sh(*in_ns("nft", "-f", "-"), input=rules.encode())
+        lab(NS, [(f"udp dport {PORT}", [("lan:in ", 5)])])
         proc = subprocess.Popen(in_ns(binary, "--group", "5:allowed", "--listen",
                                       f"127.0.0.1:{HTTP_PORT}", "--history-records",
                                       str(args.records), "--history-bytes", "1G", "--quiet",

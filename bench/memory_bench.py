@@ -25,7 +25,7 @@ import tempfile
 import time
 
 import stream_bench as sb
-from benchlib import sh
+from benchlib import build, lab, sh
 
 MIB = 1 << 20
 SLACK = 32 * MIB
@@ -54,18 +54,12 @@ def main():
     bound = parse_size(args.history_bytes)
 
     workdir = tempfile.mkdtemp(prefix="plmem")
-    flood_bin = os.path.join(workdir, "stamp_flood")
-    clients_bin = os.path.join(workdir, "ws_raw_clients")
-    sh("cc", "-O2", "-Wall", "-o", flood_bin, os.path.join(sb.HERE, "stamp_flood.c"))
-    sh("cc", "-O2", "-Wall", "-o", clients_bin, os.path.join(sb.HERE, "ws_raw_clients.c"))
-    sh("ip", "netns", "add", sb.NS)
+    flood_bin = build(workdir, "stamp_flood")
+    clients_bin = build(workdir, "ws_raw_clients")
     server = clients = None
     samples = []
     try:
-        sh(*sb.in_ns("ip", "link", "set", "lo", "up"))
-        rules = (f'table inet plstream {{\n chain out {{\n  type filter hook output priority 0;\n'
-                 f'  udp dport {sb.PORT} log prefix "wan:in " group {sb.GROUP}\n }}\n}}\n')
-        sh(*sb.in_ns("nft", "-f", "-"), input=rules.encode())
+        lab(sb.NS, [(f"udp dport {sb.PORT}", [("wan:in ", sb.GROUP)])])
         cmd = [args.binary, "--group", f"{sb.GROUP}:allowed", "--listen",
                f"127.0.0.1:{sb.HTTP_PORT}", "--max-clients", "128", "--rcvbuf", "64M",
                "--history-records", str(args.history_records),

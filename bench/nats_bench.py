@@ -257,17 +257,12 @@ def main():
     nats_server = shutil.which("nats-server") or "/usr/sbin/nats-server"
 
     workdir = tempfile.mkdtemp(prefix="plnbench")
-    flood_bin = os.path.join(workdir, "udp_flood")
-    sh("cc", "-O2", "-o", flood_bin, os.path.join(HERE, "udp_flood.c"))
+    flood_bin = benchlib.build(workdir, "udp_flood")
     with open(os.path.join(workdir, "nats.conf"), "w") as f:
         f.write(f'listen: "127.0.0.1:{NATS_PORT}"\njetstream {{ store_dir: "{workdir}/js" }}\n')
-    sh("ip", "netns", "add", NS)
     nats = None
     try:
-        sh(*in_ns("ip", "link", "set", "lo", "up"))
-        rules = (f'table inet bench {{\n chain out {{\n  type filter hook output priority 0;\n'
-                 f'  udp dport {PORT} log prefix "wan:in " group {GROUP}\n }}\n}}\n')
-        sh(*in_ns("nft", "-f", "-"), input=rules.encode())
+        benchlib.lab(NS, [(f"udp dport {PORT}", [("wan:in ", GROUP)])])
         nats = subprocess.Popen(in_ns(nats_server, "-c", os.path.join(workdir, "nats.conf")),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(1)

@@ -256,15 +256,9 @@ def main():
     args.binary = os.path.abspath(args.binary)
 
     workdir = tempfile.mkdtemp(prefix="plbench")
-    flood_bin = os.path.join(workdir, "udp_flood")
-    sh("cc", "-O2", "-o", flood_bin, os.path.join(HERE, "udp_flood.c"))
-    sh("ip", "netns", "add", NS)
+    flood_bin = benchlib.build(workdir, "udp_flood")
     try:
-        sh(*in_ns("ip", "link", "set", "lo", "up"))
-        rules = (f'table inet bench {{\n chain out {{\n  type filter hook output priority 0;\n'
-                 f'  udp dport {PORT} log prefix "wan:in " group {GROUP}'
-                 f' log prefix "wan:in " group {FLOOR_GROUP}\n }}\n}}\n')
-        sh(*in_ns("nft", "-f", "-"), input=rules.encode())
+        benchlib.lab(NS, [(f"udp dport {PORT}", [("wan:in ", GROUP), ("wan:in ", FLOOR_GROUP)])])
         floor = Floor(args, workdir)
         try:
             rounds, latency = run_packet_logs(args, flood_bin, 18080, floor)

@@ -36,7 +36,7 @@ import sys
 import tempfile
 import time
 
-from benchlib import netns_cmd, sh
+from benchlib import build, lab, netns_cmd, sh
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 NS = f"plquery{os.getpid()}"
@@ -171,16 +171,11 @@ def main():
     args = ap.parse_args()
 
     workdir = tempfile.mkdtemp(prefix="plquery")
-    flood_bin = os.path.join(workdir, "udp_flood")
-    sh("cc", "-O2", "-o", flood_bin, os.path.join(HERE, "udp_flood.c"))
-    sh("ip", "netns", "add", NS)
+    flood_bin = build(workdir, "udp_flood")
     results = []
     try:
-        sh(*in_ns("ip", "link", "set", "lo", "up"))
-        rules = ("table inet bench {\n chain out {\n  type filter hook output priority 0;\n"
-                 f'  udp dport {BULK_PORT} log prefix "wan:in " group 5\n'
-                 f'  tcp dport {RARE_PORT} log prefix "lan:in " group 6\n }}\n}}\n')
-        sh(*in_ns("nft", "-f", "-"), input=rules.encode())
+        lab(NS, [(f"udp dport {BULK_PORT}", [("wan:in ", 5)]),
+                 (f"tcp dport {RARE_PORT}", [("lan:in ", 6)])])
         for name, binary in (("packet_logs", args.binary), ("baseline", args.baseline)):
             if binary:
                 results.append((name, run(os.path.abspath(binary), args, flood_bin)))

@@ -57,7 +57,7 @@ import tempfile
 import threading
 import time
 
-from benchlib import cpu_seconds, netns_cmd, sh
+from benchlib import build, cpu_seconds, lab, netns_cmd, sh
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 NS = f"plstream{os.getpid()}"
@@ -415,7 +415,7 @@ def print_fanout(r, args):
     print(f"  {r['clients']} clients ({r['open']} opened), {r['rate']} packets/s for "
           f"{r['send_s']:.2f} s: sent {r['sent']}, packet_logs made {r['made']} records, "
           f"kernel drops {r['kernel_drops']}")
-    print(f"  per client (received/dropped; * = did not keep up):")
+    print("  per client (received/dropped; * = did not keep up):")
     cells = []
     for i, c in enumerate(r["per_client"]):
         mark = "" if c["complete"] and c["drain_s"] <= args.max_drain else "*"
@@ -476,27 +476,21 @@ def main():
         return 2
 
     workdir = tempfile.mkdtemp(prefix="plstream")
-    flood_bin = os.path.join(workdir, "stamp_flood")
-    clients_bin = os.path.join(workdir, "ws_clients")
-    sh("cc", "-O2", "-Wall", "-o", flood_bin, os.path.join(HERE, "stamp_flood.c"))
-    lws = shlex.split(sh("pkg-config", "--cflags", "--libs", "libwebsockets",
-                         capture_output=True, text=True).stdout)
+    flood_bin = build(workdir, "stamp_flood")
     if args.client_impl == "lws":
+        clients_bin = os.path.join(workdir, "ws_clients")
+        lws = shlex.split(sh("pkg-config", "--cflags", "--libs", "libwebsockets",
+                             capture_output=True, text=True).stdout)
         sh("cc", "-O2", "-Wall", "-o", clients_bin, os.path.join(HERE, "ws_clients.c"), *lws)
     else:
-        clients_bin = os.path.join(workdir, "ws_raw_clients")
-        sh("cc", "-O2", "-Wall", "-o", clients_bin, os.path.join(HERE, "ws_raw_clients.c"))
+        clients_bin = build(workdir, "ws_raw_clients")
 
     results = {"argv": sys.argv}
     lat = None
     fan = None
     search = []
-    sh("ip", "netns", "add", NS)
     try:
-        sh(*in_ns("ip", "link", "set", "lo", "up"))
-        rules = (f'table inet plstream {{\n chain out {{\n  type filter hook output priority 0;\n'
-                 f'  udp dport {PORT} log prefix "wan:in " group {GROUP}\n }}\n}}\n')
-        sh(*in_ns("nft", "-f", "-"), input=rules.encode())
+        lab(NS, [(f"udp dport {PORT}", [("wan:in ", GROUP)])])
         if not args.no_latency:
             lat = run_latency(args, flood_bin)
             results["latency"] = lat
