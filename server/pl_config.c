@@ -568,8 +568,9 @@ static const struct option_spec specs[] = {
     /* a wakeup costs more than the records it reads: at 100,000 packets/s
      * waiting 1 ms halves the CPU, and a trickle is read at once */
     {"coalesce", "PACKET_LOGS_COALESCE", 1, "MS", "1",
-     "under load (a read of a full batch or more), wait this long\n"
-     "before reading again, so that one wakeup reads many batches; 0: never",
+     "when packets come fast enough that the wait gathers two batches\n"
+     "or more, wait this long before reading again, so that one wakeup\n"
+     "reads them all; 0: never",
      apply_coalesce},
     {"rcvbuf", "PACKET_LOGS_RCVBUF", 1, "SIZE", "16M",
      "NFLOG socket receive buffer (SO_RCVBUFFORCE)", apply_rcvbuf},

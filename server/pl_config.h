@@ -21,8 +21,9 @@ struct pl_config {
     uint16_t listen_port;
     int listen_loopback; /* the address is a loopback one */
     struct pl_nflog_config nflog;
-    /* under load (a read of a full kernel batch or more), the NFLOG
-     * thread waits this long before it reads again; 0: never */
+    /* when packets come fast enough that the wait gathers two kernel
+     * batches or more, the NFLOG thread waits this long before it reads
+     * again; 0: never */
     unsigned coalesce_ms;
     size_t history_records;
     size_t history_bytes;

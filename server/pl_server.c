@@ -134,18 +134,29 @@ static void log_drops(struct server *s)
  * 100,000 packets/s in perf (issue 11). */
 enum { EV_NFLOG, EV_LINKS, EV_STOP, EV_ADDRS, EV_COUNT };
 
-/* --coalesce: a read of a full kernel batch or more (--qthreshold
- * packets: the kernel sent it because it filled, not on its timeout)
- * means packets come fast. Each wakeup of the thread cost more than the
- * records it read (at 100,000 packets/s, about 3,000 wakeups a second and
- * half of the thread's CPU in perf); waiting before the next read lets
- * the batches gather in the socket (its buffer holds seconds of them), so
- * that one wakeup reads them all. A trickle (batches the timeout sent) is
- * read at once, so a live tail's latency is unchanged; under load each
- * record waits at most this long more. */
-static void coalesce(const struct server *s, int handled)
+/* --coalesce. Each wakeup of the thread cost more than the records it
+ * read (at 100,000 packets/s, about 3,000 wakeups a second and half of
+ * the thread's CPU in perf). So when packets come fast, the thread waits
+ * before its next read and lets the batches gather in the socket (its
+ * buffer holds seconds of them): one wakeup reads them all, and each
+ * record waits at most --coalesce ms more. "Fast" is the rate the reads
+ * see: a wait must gather at least two kernel batches (--qthreshold
+ * packets each), or it would add a wakeup of its own to each batch
+ * instead of saving some; a trickle is read at once, so a live tail's
+ * latency is unchanged. *last: when the previous read ended (monotonic
+ * ns), updated here. */
+static void coalesce(const struct server *s, int handled, uint64_t *last)
 {
-    if (!s->cfg->coalesce_ms || handled < (int)s->cfg->nflog.qthreshold)
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    uint64_t since = now - *last;
+    *last = now;
+    if (!s->cfg->coalesce_ms || handled <= 0 || !since)
+        return;
+    /* the packets a wait would gather at this read's rate */
+    uint64_t gather = (uint64_t)handled * s->cfg->coalesce_ms * 1000000u / since;
+    if (gather < 2u * (uint64_t)s->cfg->nflog.qthreshold)
         return;
     struct timespec wait = {.tv_sec = s->cfg->coalesce_ms / 1000,
                             .tv_nsec = (long)(s->cfg->coalesce_ms % 1000) * 1000000L};
@@ -176,6 +187,7 @@ static void *nflog_main(void *arg)
         pl_log_error("epoll: %s", strerror(errno));
         return NULL;
     }
+    uint64_t last_read = 0; /* for --coalesce */
     for (;;) {
         struct epoll_event evs[EV_COUNT];
         int n = epoll_wait(ep, evs, EV_COUNT, 1000);
@@ -206,7 +218,7 @@ static void *nflog_main(void *arg)
             if (rc < 0 && rc != -EAGAIN && rc != -EINTR && rc != -ENOBUFS)
                 pl_log_error("NFLOG: %s", strerror(-rc));
             log_drops(s);
-            coalesce(s, rc);
+            coalesce(s, rc, &last_read);
             continue;
         }
         log_drops(s);

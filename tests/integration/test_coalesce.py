@@ -12,6 +12,7 @@ from conftest import PY, WAN_ROUTER4, ns_sh
 
 BURST_PORT = 7620
 TRICKLE_PORT = 7621
+PACED_PORT = 7622
 BURST = 40000
 
 
@@ -72,6 +73,41 @@ def test_a_burst_is_read_in_fewer_wakeups_with_every_record(net, traffic, start_
     # burst's first read and the settling reads of /metrics' ticks
     assert waiting < took / 0.020 * 2 + 30, (waiting, eager, took)
     assert waiting * 2 < eager, (waiting, eager, took)
+
+
+_PACED = r"""
+import socket, sys, time
+dst, dport, rate, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+start = time.monotonic()
+for i in range(count):
+    delay = start + i / rate - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
+    s.sendto(bytes(64), (dst, dport))
+"""
+
+
+def paced(net, start_server, coalesce, rate, count):
+    """Wakeups of the NFLOG thread for count packets at rate a second."""
+    server = start_server(net.router, ["--coalesce", str(coalesce)])
+    before = nflog_thread_switches(server.proc.pid)
+    ns_sh(net.wan, PY, "-c", _PACED, WAN_ROUTER4, PACED_PORT, rate, count, timeout=60)
+    records, lost = settled(server, PACED_PORT, count)
+    switches = nflog_thread_switches(server.proc.pid) - before
+    assert lost == 0 and records >= count, (records, lost)
+    server.stop()
+    return switches
+
+
+@pytest.mark.timing
+def test_a_moderate_rate_is_read_batch_by_batch(net, start_server):
+    """2,000 packets/s fill a kernel batch of 16 every 8 ms: a 5 ms wait
+    would gather less than two of them, so none is made (each would be a
+    wakeup of its own on top of the batch's)."""
+    eager = paced(net, start_server, 0, 2000, 4000)
+    waiting = paced(net, start_server, 5, 2000, 4000)
+    assert waiting < eager * 1.3 + 20, (waiting, eager)
 
 
 _SEND_ONE = r"""
