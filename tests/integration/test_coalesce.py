@@ -1,6 +1,7 @@
-"""--coalesce (issue 11): under load the NFLOG thread waits before reading
-again, so that one wakeup reads many kernel batches; a trickle is read at
-once. Measured on the real thread (its name is pl-nflog) by the kernel's
+"""--coalesce (issue 11): when packets come fast enough that a wait gathers
+two kernel batches or more, the NFLOG thread waits before reading again, so
+that one wakeup reads them all; a moderate rate is read batch by batch and
+a trickle at once. Measured on the real thread (its name is pl-nflog) by the kernel's
 count of its voluntary context switches (each one a sleep and a wakeup)
 while a burst of real packets goes through SPR's log rules."""
 import os
@@ -121,8 +122,8 @@ print(time.time())
 
 @pytest.mark.timing
 def test_a_trickle_is_read_at_once_even_after_a_burst(net, traffic, start_server):
-    """One packet at a time is one kernel batch or less: read as soon as the
-    kernel hands it over, with the longest --coalesce and right after a
+    """One packet at a time is far from two batches a wait: read as soon as
+    the kernel hands it over, with the longest --coalesce and right after a
     burst made the thread wait."""
     server = start_server(net.router, ["--coalesce", "100"])
     traffic.udp(net.wan, WAN_ROUTER4, BURST_PORT, payload=bytes(64), count=BURST // 4)
