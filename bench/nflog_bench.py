@@ -10,9 +10,10 @@ packets per second for SECONDS, --repeat times (3). The receivers:
     receive loop (same batching, 16 MiB buffer, reads each payload,
     nothing more); packets counted in a memory-mapped file;
   - packet_logs on group 5 (--group 5:allowed), records counted in /metrics,
-    with its default --coalesce (under load it waits 1 ms before reading
-    again, so one wakeup reads many batches; the floor reads at every
-    wakeup) or the one given (--coalesce 0: at every wakeup, as the floor);
+    with its default --coalesce (when a 1 ms wait gathers two batches or
+    more at the rate it reads, it waits before reading again, so one
+    wakeup reads them all; the floor reads at every wakeup) or the one
+    given (--coalesce 0: at every wakeup, as the floor);
     the floor and packet_logs run at the same time, on the same packets,
     so that other work on the machine weighs on both alike: their ratio
     is steady where figures taken one after the other are not;
@@ -250,7 +251,8 @@ def main():
     ap.add_argument("--coalesce", type=int,
                     help="packet_logs' --coalesce (ms); 0 reads at every wakeup, as the "
                          "floor does (default: packet_logs' own default)")
-    ap.add_argument("--perf", help="perf record packet_logs' run into this file")
+    ap.add_argument("--perf", help="perf record packet_logs' run into this file, the "
+                                   "floor's into FILE.floor")
     ap.add_argument("--no-ulogd", action="store_true", help="skip ulogd2 (profiling runs)")
     args = ap.parse_args()
     args.binary = os.path.abspath(args.binary)
