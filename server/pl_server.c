@@ -65,6 +65,8 @@ struct server {
     int nflog_started;                                      /* nflog_thread runs */
     int rules_installed;                                    /* --rules' table is in place */
     struct timespec started; /* CLOCK_REALTIME at start: process_start_time_seconds */
+    _Atomic uint64_t nflog_reads; /* the NFLOG thread's, read by /metrics */
+    _Atomic uint64_t coalesce_waits;
     int64_t last_drop_log;
     uint64_t drops_logged;
     uint64_t parse_errors_logged;
@@ -145,7 +147,7 @@ enum { EV_NFLOG, EV_LINKS, EV_STOP, EV_ADDRS, EV_COUNT };
  * instead of saving some; a trickle is read at once, so a live tail's
  * latency is unchanged. *last: when the previous read ended (monotonic
  * ns), updated here. */
-static void coalesce(const struct server *s, int handled, uint64_t *last)
+static void coalesce(struct server *s, int handled, uint64_t *last)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -158,6 +160,7 @@ static void coalesce(const struct server *s, int handled, uint64_t *last)
     uint64_t gather = (uint64_t)handled * s->cfg->coalesce_ms * 1000000u / since;
     if (gather < 2u * (uint64_t)s->cfg->nflog.qthreshold)
         return;
+    atomic_fetch_add_explicit(&s->coalesce_waits, 1, memory_order_relaxed);
     struct timespec wait = {.tv_sec = s->cfg->coalesce_ms / 1000,
                             .tv_nsec = (long)(s->cfg->coalesce_ms % 1000) * 1000000L};
     while (nanosleep(&wait, &wait) < 0 && errno == EINTR)
@@ -212,6 +215,7 @@ static void *nflog_main(void *arg)
         }
         if (ready[EV_NFLOG]) {
             int rc = pl_nflog_receive(s->nflog, pl_ingest_packet, s->ingest);
+            atomic_fetch_add_explicit(&s->nflog_reads, 1, memory_order_relaxed);
             /* the batch's records at once (also after an error: some
              * may have come before it) */
             pl_stream_notify(s->stream);
@@ -258,6 +262,12 @@ static void write_metrics(void *ctx, struct pl_json *out)
                     "Packets logged by the kernel that never reached packet_logs (gaps in NFLOG "
                     "sequence numbers).",
                     st.kernel_lost);
+    pl_metrics_uint(out, "packet_logs_nflog_reads_total", "counter",
+                    "Reads of the NFLOG socket, one a wakeup of the NFLOG thread.",
+                    atomic_load_explicit(&s->nflog_reads, memory_order_relaxed));
+    pl_metrics_uint(out, "packet_logs_nflog_coalesce_waits_total", "counter",
+                    "Waits of --coalesce before a read: packets came fast enough to gather.",
+                    atomic_load_explicit(&s->coalesce_waits, memory_order_relaxed));
     pl_metrics_uint(out, "packet_logs_parse_errors_total", "counter",
                     "NFLOG messages or attributes that did not parse.", st.parse_errors);
     pl_metrics_uint(out, "packet_logs_decode_errors_total", "counter",

@@ -48,8 +48,8 @@ def settled(server, port, want, timeout=60):
 
 
 def burst(net, traffic, start_server, coalesce):
-    """Wakeups of the NFLOG thread for a burst of BURST packets, and how
-    long the burst took."""
+    """Wakeups of the NFLOG thread for a burst of BURST packets, how long
+    the burst took, and the reads and waits /metrics counted."""
     server = start_server(net.router, ["--coalesce", str(coalesce),
                                        "--history-records", str(2 * BURST)])
     before = nflog_thread_switches(server.proc.pid)
@@ -62,18 +62,23 @@ def burst(net, traffic, start_server, coalesce):
     # counted, not silently)
     assert lost < BURST // 100 and records + lost >= BURST, (records, lost)
     assert server.records({"dport": BURST_PORT, "limit": 1})[0]["UDP"]["DstPort"] == BURST_PORT
+    m = server.metrics()
+    counted = (m["packet_logs_nflog_reads_total"], m["packet_logs_nflog_coalesce_waits_total"])
     server.stop()
-    return switches, took
+    return switches, took, counted
 
 
 @pytest.mark.timing
 def test_a_burst_is_read_in_fewer_wakeups_with_every_record(net, traffic, start_server):
-    eager, _ = burst(net, traffic, start_server, 0)
-    waiting, took = burst(net, traffic, start_server, 20)
+    eager, _, (eager_reads, eager_waits) = burst(net, traffic, start_server, 0)
+    waiting, took, (reads, waits) = burst(net, traffic, start_server, 20)
     # 20 ms between reads under load: about took / 20 ms wakeups, plus the
     # burst's first read and the settling reads of /metrics' ticks
     assert waiting < took / 0.020 * 2 + 30, (waiting, eager, took)
     assert waiting * 2 < eager, (waiting, eager, took)
+    # /metrics says so: no wait without --coalesce, a read after each wait
+    assert eager_waits == 0 and eager_reads >= eager // 2, (eager_reads, eager)
+    assert 1 <= waits <= reads < eager_reads // 2, (waits, reads, eager_reads)
 
 
 _PACED = r"""
