@@ -64,7 +64,7 @@ struct server {
     const char *allowed_hosts[PL_CONFIG_ALLOWED_HOSTS_MAX]; /* --allowed-host, for pl_dispatch */
     int nflog_started;                                      /* nflog_thread runs */
     int rules_installed;                                    /* --rules' table is in place */
-    struct timespec started; /* CLOCK_REALTIME at start: process_start_time_seconds */
+    struct timespec started;      /* CLOCK_REALTIME at start: process_start_time_seconds */
     _Atomic uint64_t nflog_reads; /* the NFLOG thread's, read by /metrics */
     _Atomic uint64_t coalesce_waits;
     int64_t last_drop_log;
