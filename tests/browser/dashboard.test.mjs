@@ -59,11 +59,7 @@ describe('dashboard', { skip: skip ?? false }, () => {
     url = await lab.startServer({ port: PORT });
     lab.traffic({ udp: 24, udp6: 4, tcp: 6 });
     await until(() => rest('?limit=100').length >= 34, { what: '34 records over REST' });
-    context = await lab.browser();
-    page = context.pages()[0] ?? (await context.newPage());
-    page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
-    page.on('pageerror', (e) => consoleErrors.push(String(e)));
-    await page.goto(`${url}/`);
+    ({ context, page } = await lab.openPage(`${url}/`, consoleErrors));
   });
 
   after(async () => {

@@ -85,11 +85,7 @@ for i in range(${count}):
     const total = ROUTERS.reduce((sum, r) => sum + r.packets, 0);
     await until(() => rest('?limit=100').length === total, { timeout: 20000, what: `${total} records in the aggregator` });
 
-    context = await lab.browser();
-    page = context.pages()[0] ?? (await context.newPage());
-    page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
-    page.on('pageerror', (e) => consoleErrors.push(String(e)));
-    await page.goto(`${url}/`);
+    ({ context, page } = await lab.openPage(`${url}/`, consoleErrors));
   });
 
   after(async () => {

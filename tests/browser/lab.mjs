@@ -206,6 +206,17 @@ while time.time() < end:
     });
   }
 
+  /** A browser at url whose console errors and uncaught exceptions go
+   * into errors (a test asserts it stays empty); { context, page }. */
+  async openPage(url, errors) {
+    const context = await this.browser();
+    const page = context.pages()[0] ?? (await context.newPage());
+    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(url);
+    return { context, page };
+  }
+
   async close() {
     for (const port of [...this.servers.keys()]) await this.stopServer(port);
     try {
