@@ -544,6 +544,23 @@ class Server:
         assert r.status_code == 200, r.text
         return parse_metrics(r.text)
 
+    def settled(self, want=None, timeout=60):
+        """/metrics once records stop coming (every packet sent is a record
+        or counted lost by then): the records and the kernel's losses
+        unchanged for 5 reads 0.2 s apart, or, with want, want records
+        and no loss at all."""
+        last, still, deadline = None, 0, time.monotonic() + timeout
+        while still < 5:
+            assert time.monotonic() < deadline, last
+            time.sleep(0.2)
+            m = self.metrics()
+            now = received_and_lost(m)
+            still = still + 1 if now == last else 0
+            last = now
+            if want is not None and now[0] >= want and not now[1]:
+                break
+        return m
+
     def wait_records(self, params, predicate, timeout=5, what="records"):
         """Polls GET /packet_logs until predicate(records) holds."""
         deadline = time.monotonic() + timeout
@@ -572,6 +589,13 @@ def read_all(s, timeout=5):
     except (socket.timeout, ConnectionResetError):
         pass
     return b"".join(chunks)
+
+
+def received_and_lost(m):
+    """Of parsed /metrics: records made, and packets the kernel lost or
+    dropped before packet_logs could read them."""
+    return (m.get("packet_logs_records_received_total", 0),
+            m.get("packet_logs_kernel_lost_total", 0) + m.get("packet_logs_kernel_drops_total", 0))
 
 
 def parse_metrics(text):

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import PY, WAN_ROUTER4, ns_sh
+from conftest import PY, WAN_ROUTER4, ns_sh, received_and_lost
 
 BURST_PORT = 7620
 TRICKLE_PORT = 7621
@@ -30,23 +30,6 @@ def nflog_thread_switches(pid):
     raise AssertionError(f"no pl-nflog thread in {pid}")
 
 
-def settled(server, port, want, timeout=60):
-    """The count of records to port once they stop coming, and the kernel's
-    losses: every packet is a record or a counted loss by then."""
-    last, still, deadline = None, 0, time.monotonic() + timeout
-    while still < 5:
-        assert time.monotonic() < deadline, last
-        time.sleep(0.2)
-        m = server.metrics()
-        now = (m.get("packet_logs_records_received_total", 0),
-               m.get("packet_logs_kernel_lost_total", 0) + m.get("packet_logs_kernel_drops_total", 0))
-        still = still + 1 if now == last else 0
-        last = now
-        if now[0] >= want and not now[1]:
-            break
-    return last
-
-
 def burst(net, traffic, start_server, coalesce):
     """Wakeups of the NFLOG thread for a burst of BURST packets, how long
     the burst took, and the reads and waits /metrics counted."""
@@ -56,7 +39,7 @@ def burst(net, traffic, start_server, coalesce):
     start = time.monotonic()
     traffic.udp(net.wan, WAN_ROUTER4, BURST_PORT, payload=bytes(64), count=BURST)
     took = time.monotonic() - start
-    records, lost = settled(server, BURST_PORT, BURST)
+    records, lost = received_and_lost(server.settled(want=BURST))
     switches = nflog_thread_switches(server.proc.pid) - before
     # no packet missing: a record each (a loaded machine may lose a few,
     # counted, not silently)
@@ -99,7 +82,7 @@ def paced(net, start_server, coalesce, rate, count):
     server = start_server(net.router, ["--coalesce", str(coalesce)])
     before = nflog_thread_switches(server.proc.pid)
     ns_sh(net.wan, PY, "-c", _PACED, WAN_ROUTER4, PACED_PORT, rate, count, timeout=60)
-    records, lost = settled(server, PACED_PORT, count)
+    records, lost = received_and_lost(server.settled(want=count))
     switches = nflog_thread_switches(server.proc.pid) - before
     assert lost == 0 and records >= count, (records, lost)
     server.stop()
@@ -132,7 +115,7 @@ def test_a_trickle_is_read_at_once_even_after_a_burst(net, traffic, start_server
     burst made the thread wait."""
     server = start_server(net.router, ["--coalesce", "100"])
     traffic.udp(net.wan, WAN_ROUTER4, BURST_PORT, payload=bytes(64), count=BURST // 4)
-    settled(server, BURST_PORT, BURST // 4)
+    server.settled(want=BURST // 4)
     latencies = []
     for i in range(10):
         sent = float(ns_sh(net.wan, PY, "-c", _SEND_ONE, WAN_ROUTER4, TRICKLE_PORT,

@@ -357,23 +357,9 @@ def test_a_100000_record_export_streams_with_bounded_memory(net, traffic, start_
     server = start_server(net.router, ["--history-records", "110000", "--history-bytes", "1G"])
     total = 100000
     # in steps the NFLOG socket keeps up with
-    def settled():
-        """The metrics once records stop coming (every packet sent is a
-        record or counted lost by now)."""
-        last, still, deadline = None, 0, time.monotonic() + 60
-        while still < 5:
-            assert time.monotonic() < deadline, last
-            time.sleep(0.2)
-            m = server.metrics()
-            now = (m.get("packet_logs_records_received_total", 0),
-                   m.get("packet_logs_kernel_lost_total", 0))
-            still = still + 1 if now == last else 0
-            last = now
-        return m
-
     for sent in range(0, total, 10000):
         traffic.udp(net.wan, WAN_ROUTER4, BULK_PORT, payload=bytes(200), count=10000)
-        m = settled()
+        m = server.settled()
     # a packet the kernel could not queue is counted, never silently missing:
     # the pages hold every other one (a loaded machine may lose a few)
     lost = m.get("packet_logs_kernel_lost_total", 0)
